@@ -1,0 +1,149 @@
+"""The conv2d contract, written once: argument normalization, validation and the output-size formula.
+
+Every implementation in this package receives a :class:`Conv2dProblem` that has already been checked, so its own
+module holds only its algorithm. Semantics are those of ``torch.nn.functional.conv2d`` (cross-correlation).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class ConvArgumentError(ValueError):
+    """An argument violates the conv2d contract; the message names the argument and its value."""
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array(shape={value.shape}, dtype={value.dtype})"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fail(name: str, value, why: str):
+    raise ConvArgumentError(f"{name}={_describe(value)}: {why}")
+
+
+def output_size(size: int, kernel: int, stride: int, pad_total: int, dilation: int) -> int:
+    """The output extent of one spatial axis: floor((in + pads - dil*(k-1) - 1) / stride) + 1."""
+    return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _pair(name: str, value, minimum: int) -> tuple[int, int]:
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) != 2 or not all(_is_int(v) for v in items):
+        _fail(name, value, "expected an int or a pair of ints")
+    if min(items) < minimum:
+        _fail(name, value, f"every entry must be >= {minimum}")
+    return int(items[0]), int(items[1])
+
+
+def _array(name: str, value, ndim: int) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        _fail(name, value, "expected a numpy.ndarray")
+    if value.ndim != ndim:
+        _fail(name, value, f"expected {ndim} dimensions, got {value.ndim}")
+    if value.dtype not in SUPPORTED_DTYPES:
+        _fail(name, value, "dtype must be float32 or float64")
+    return value
+
+
+def _padding(value, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]):
+    """Normalize padding to (top, bottom, left, right)."""
+    if isinstance(value, str):
+        if value == "valid":
+            return (0, 0, 0, 0)
+        if value != "same":
+            _fail("padding", value, "expected an int, a pair of ints, 'same' or 'valid'")
+        if stride != (1, 1):
+            _fail("padding", value, f"'same' requires stride 1, got stride={stride}")
+        pads = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            pads += [total // 2, total - total // 2]
+        return tuple(pads)
+    ph, pw = _pair("padding", value, 0)
+    return (ph, ph, pw, pw)
+
+
+@dataclass(frozen=True)
+class Conv2dProblem:
+    """A validated conv2d call: arrays as given (any layout) and normalized geometry."""
+
+    x: np.ndarray
+    weight: np.ndarray
+    bias: np.ndarray | None
+    stride: tuple[int, int]
+    padding: tuple[int, int, int, int]  # top, bottom, left, right
+    dilation: tuple[int, int]
+    groups: int
+
+    @property
+    def output_shape(self) -> tuple[int, int, int, int]:
+        """(N, C_out, H_out, W_out) by the contract's formula."""
+        top, bottom, left, right = self.padding
+        n, _, h, w = self.x.shape
+        c_out, _, kh, kw = self.weight.shape
+        return (
+            n,
+            c_out,
+            output_size(h, kh, self.stride[0], top + bottom, self.dilation[0]),
+            output_size(w, kw, self.stride[1], left + right, self.dilation[1]),
+        )
+
+    def padded_input(self) -> np.ndarray:
+        """The input with its zero border, as one array (a copy only when there is padding)."""
+        top, bottom, left, right = self.padding
+        if not any(self.padding):
+            return self.x
+        return np.pad(self.x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+
+
+def normalize(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Conv2dProblem:
+    """Validate the contract's arguments and return the normalized problem, or raise ConvArgumentError."""
+    x = _array("x", x, 4)
+    weight = _array("weight", weight, 4)
+    if weight.dtype != x.dtype:
+        _fail("weight", weight, f"dtype must match x ({x.dtype})")
+    if bias is not None:
+        bias = _array("bias", bias, 1)
+        if bias.dtype != x.dtype:
+            _fail("bias", bias, f"dtype must match x ({x.dtype})")
+    if 0 in x.shape:
+        _fail("x", x, "every dimension must be >= 1")
+    if 0 in weight.shape:
+        _fail("weight", weight, "every dimension must be >= 1")
+    if not _is_int(groups) or groups < 1:
+        _fail("groups", groups, "expected an int >= 1")
+    c_in, c_out = x.shape[1], weight.shape[0]
+    if c_in % groups:
+        _fail("groups", groups, f"must divide the input channels C_in={c_in}")
+    if c_out % groups:
+        _fail("groups", groups, f"must divide the output channels C_out={c_out}")
+    if weight.shape[1] * groups != c_in:
+        _fail("weight", weight, f"expected shape[1] == C_in / groups = {c_in // groups}")
+    if bias is not None and bias.shape != (c_out,):
+        _fail("bias", bias, f"expected shape ({c_out},)")
+    stride = _pair("stride", stride, 1)
+    dilation = _pair("dilation", dilation, 1)
+    kernel = weight.shape[2:]
+    pads = _padding(padding, kernel, stride, dilation)
+    problem = Conv2dProblem(x, weight, bias, stride, pads, dilation, int(groups))
+    for axis, extent in (("height", 2), ("width", 3)):
+        if problem.output_shape[extent] < 1:
+            _fail(
+                "weight",
+                weight,
+                f"dilated kernel {axis} {dilation[extent - 2] * (kernel[extent - 2] - 1) + 1} exceeds the padded "
+                f"input {axis} {x.shape[extent] + pads[2 * (extent - 2)] + pads[2 * (extent - 2) + 1]}",
+            )
+    return problem

@@ -1,0 +1,49 @@
+"""The seed page's labs, computed by hand there, as golden tests for every implementation."""
+
+import numpy as np
+import pytest
+
+from properties.support import call_or_skip
+
+LAB1_IMAGE = [[1, 2, 0, 0], [5, 3, 0, 4], [2, 1, 3, 1], [0, 2, 1, 2]]
+LAB1_KERNEL = [[1, 0], [0, -1]]
+LAB1_EXPECTED = [[-2, 2, -4], [4, 0, -1], [0, 0, 1]]
+
+LAB2_IMAGE = [[0, 0, 0, 0, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 0, 0, 0]]
+LAB2_KERNEL = [[-1, 1]]
+LAB2_EXPECTED = [[0, 0, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]
+
+
+def as_nchw(rows, dtype) -> np.ndarray:
+    return np.array(rows, dtype=dtype)[None, None]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    ("image", "kernel", "expected"),
+    [(LAB1_IMAGE, LAB1_KERNEL, LAB1_EXPECTED), (LAB2_IMAGE, LAB2_KERNEL, LAB2_EXPECTED)],
+    ids=["manual_conv_lab", "edge_lab"],
+)
+def test_seed_lab_values(impl, image, kernel, expected, dtype):
+    """Lab 1 (hand-computed cross-correlation, kernel not flipped) and Lab 2 (edge detector), exactly."""
+    out = call_or_skip(impl, as_nchw(image, dtype), as_nchw(kernel, dtype))
+    np.testing.assert_array_equal(out, as_nchw(expected, dtype), err_msg=f"{impl.name}: seed lab values")
+
+
+@pytest.mark.parametrize(
+    ("lab", "x_shape", "c_out", "kernel", "stride", "padding", "out_shape"),
+    [
+        ("size_lab", (1, 1, 6, 6), 2, 3, 2, 1, (1, 2, 3, 3)),
+        ("channel_lab", (2, 3, 32, 32), 8, 3, 1, 1, (2, 8, 32, 32)),
+        ("conv2d_lab", (1, 1, 8, 8), 4, 3, 1, 1, (1, 4, 8, 8)),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_seed_lab_shapes(impl, lab, x_shape, c_out, kernel, stride, padding, out_shape):
+    """The seed's shape labs: [N, C_in, H, W] * [C_out, C_in, kH, kW] -> [N, C_out, H_out, W_out]."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    weight = rng.standard_normal((c_out, x_shape[1], kernel, kernel)).astype(np.float32)
+    bias = rng.standard_normal(c_out).astype(np.float32)
+    out = call_or_skip(impl, x, weight, bias, stride=stride, padding=padding)
+    assert out.shape == out_shape, f"{lab}: out.shape={out.shape}, but should be {out_shape} [{impl.name}]"
