@@ -67,7 +67,7 @@ def _padding(value, kernel: tuple[int, int], stride: tuple[int, int], dilation: 
         if stride != (1, 1):
             _fail("padding", value, f"'same' requires stride 1, got stride={stride}")
         pads = []
-        for k, d in zip(kernel, dilation):
+        for k, d in zip(kernel, dilation, strict=True):
             total = d * (k - 1)
             pads += [total // 2, total - total // 2]
         return tuple(pads)
