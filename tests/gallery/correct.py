@@ -1,0 +1,51 @@
+"""Correct conv2d callables written differently from every registered implementation.
+
+The property suite must not flag them: a correct result computed in another precision or another summation order is
+still correct. Each has the contract's signature and validates with the shared contract.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from impls import Conv2dProblem, normalize
+
+
+def einsum_float64(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Every dilated window as a float64 view, contracted with the kernel by one einsum, rounded to x's dtype."""
+    problem = normalize(x, weight, bias, stride, padding, dilation, groups)
+    (sh, sw), (dh, dw), g = problem.stride, problem.dilation, problem.groups
+    c_out, c_group, kh, kw = weight.shape
+    image = problem.padded_input().astype(np.float64)
+    spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    taps = sliding_window_view(image, spans, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]  # N, C, Ho, Wo, kH, kW
+    taps = taps.reshape(taps.shape[0], g, c_group, *taps.shape[2:])
+    kernel = weight.astype(np.float64).reshape(g, c_out // g, c_group, kh, kw)
+    out = np.einsum("ngcyxij,gocij->ngoyx", taps, kernel).reshape(taps.shape[0], c_out, *taps.shape[3:5])
+    if bias is not None:
+        out += bias.astype(np.float64)[:, None, None]
+    return np.ascontiguousarray(out, dtype=x.dtype)
+
+
+def direct_sum(problem: Conv2dProblem, accumulator=None, reverse: bool = True) -> np.ndarray:
+    """Start from the bias and add one kernel tap at a time (last tap first when ``reverse``) in ``accumulator``
+    (default: x's dtype); each tap is a strided slice of the padded input contracted over the group's channels."""
+    dtype = np.dtype(accumulator or problem.x.dtype)
+    image = problem.padded_input().astype(dtype, copy=False)
+    n, _, height, width = image.shape
+    c_out, c_group, kh, kw = problem.weight.shape
+    (sh, sw), (dh, dw), g = problem.stride, problem.dilation, problem.groups
+    rows, cols = (height - dh * (kh - 1) - 1) // sh + 1, (width - dw * (kw - 1) - 1) // sw + 1
+    kernel = problem.weight.astype(dtype).reshape(g, c_out // g, c_group, kh, kw)
+    out = np.zeros((n, g, c_out // g, rows, cols), dtype=dtype)
+    if problem.bias is not None:
+        out += problem.bias.astype(dtype).reshape(1, g, c_out // g, 1, 1)
+    order = [(i, j) for i in range(kh) for j in range(kw)]
+    for i, j in reversed(order) if reverse else order:
+        seen = image[:, :, i * dh : i * dh + (rows - 1) * sh + 1 : sh, j * dw : j * dw + (cols - 1) * sw + 1 : sw]
+        out += np.einsum("ngcyx,goc->ngoyx", seen.reshape(n, g, c_group, rows, cols), kernel[..., i, j])
+    return out.reshape(n, c_out, rows, cols).astype(problem.x.dtype)
+
+
+def reversed_taps(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """A direct sum in x's own dtype, bias first and the kernel taps from the last to the first."""
+    return direct_sum(normalize(x, weight, bias, stride, padding, dilation, groups))
