@@ -15,7 +15,7 @@ def as_tensor(array: np.ndarray | None, device: str = "cpu") -> torch.Tensor | N
     if array is None:
         return None
     if any(step < 0 for step in array.strides):
-        array = np.ascontiguousarray(array)
+        array = array.copy()  # not ascontiguousarray: it keeps a negative stride on an axis of length 1
     with warnings.catch_warnings():  # read-only inputs are fine: torch only reads them here
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         return torch.from_numpy(array).to(device)
