@@ -1,8 +1,17 @@
-"""Calling an implementation from a property: skip visibly what it does not declare, never what it does."""
+"""Calling implementations from properties: declared capabilities, example budgets, and the allowed difference."""
+
+from __future__ import annotations
 
 import pytest
+from hypothesis import settings
 
 from impls import UnsupportedConfiguration, normalize
+from properties.errors import error_bound, is_exact_data
+
+
+def examples(factor: float) -> settings:
+    """Settings for ``factor`` times the active profile's example count (so every profile scales together)."""
+    return settings(max_examples=max(1, round(settings().max_examples * factor)))
 
 
 def call_or_skip(impl, x, weight, bias=None, **geometry):
@@ -13,4 +22,26 @@ def call_or_skip(impl, x, weight, bias=None, **geometry):
     try:
         return impl(x, weight, bias, **geometry)
     except UnsupportedConfiguration as error:  # refusing a declared capability is a failure, not a skip
-        pytest.fail(f"{impl.name} refused a configuration it declares: {error}")
+        raise AssertionError(f"{impl.name} refused a configuration it declares: {error}") from error
+
+
+def require(impl, condition: bool, reason: str) -> None:
+    """Skip a property whose configurations ``impl`` does not declare (decided before any example is drawn)."""
+    if not condition:
+        pytest.skip(f"{impl.name}: {reason} (declared)")
+
+
+def allowed_difference(entries, x, weight, bias=None, **geometry):
+    """How far results of ``entries`` on these inputs may differ from the exact one, or from each other.
+
+    Zero (bitwise) when the data are small integers and every entry is ``exact-summation``; otherwise the sum of
+    the entries' error bounds (each is within its bound of the exact result, so two are within the sum).
+    """
+    models = [entry.error_model for entry in entries]
+    if is_exact_data(x, weight, bias) and all(model == "exact-summation" for model in models):
+        return 0.0
+    return sum(error_bound(model, x, weight, bias, **geometry) for model in models)
+
+
+def supports_value(values: tuple[int, ...] | None, wanted) -> bool:
+    return values is None or any(wanted(v) for v in values)

@@ -1,0 +1,177 @@
+"""Every Hypothesis strategy of the suite, valid by construction.
+
+A :class:`ConvCase` is a small, printable configuration: geometry, dtype, how values are drawn, memory layouts and a
+seed. Its arrays are made from the seed, so a failing case reproduces from its one-line repr alone, and Hypothesis
+shrinks the configuration (sizes, stride, padding, ...) towards the smallest that still fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+from hypothesis import strategies as st
+
+from impls import Capabilities
+
+MAX_BATCH, MAX_CHANNELS, MAX_SIZE, MAX_KERNEL, MAX_STRIDE, MAX_DILATION, MAX_PADDING = 4, 8, 24, 7, 4, 3, 4
+VALUE_KINDS = ("int", "normal", "positive", "wide")
+LAYOUTS = ("contiguous", "fortran", "channels_last", "strided", "reversed")
+
+
+@dataclass(frozen=True)
+class ConvCase:
+    """One conv2d configuration, with its data described (not stored) so that it prints and replays."""
+
+    n: int = 1
+    c_in: int = 1
+    h: int = 4
+    w: int = 4
+    c_out: int = 1
+    kh: int = 1
+    kw: int = 1
+    stride: tuple[int, int] = (1, 1)
+    padding: object = (0, 0)  # (ph, pw), 'same' or 'valid'
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    bias: bool = False
+    dtype: str = "float32"
+    values: str = "int"
+    scale: tuple[int, int] = (0, 0)  # powers of two for x and weight (float kinds)
+    layout: tuple[str, str] = ("contiguous", "contiguous")  # x, weight
+    seed: int = 0
+
+    def geometry(self) -> dict:
+        """The keyword arguments of the conv2d call."""
+        return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation, "groups": self.groups}
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Fresh (x, weight, bias) for this case, in the case's memory layouts."""
+        rng = np.random.default_rng(self.seed)
+        x = draw_values(rng, (self.n, self.c_in, self.h, self.w), self.values, self.scale[0], self.dtype)
+        weight = draw_values(rng, (self.c_out, self.c_in // self.groups, self.kh, self.kw), self.values,
+                             self.scale[1], self.dtype)  # fmt: skip
+        bias = None
+        if self.bias:
+            bias = draw_values(rng, (self.c_out,), self.values, self.scale[0] + self.scale[1], self.dtype)
+        return with_layout(x, self.layout[0]), with_layout(weight, self.layout[1]), bias
+
+    def descriptor(self) -> str:
+        """One line, e.g. ``n2 ic3 ih7 iw5 oc4 kh3 kw2 sh2 sw1 ph1 pw0 dh1 dw1 g1 bias float32 int``."""
+        if isinstance(self.padding, str):
+            pad = f"pad={self.padding}"
+        else:
+            pad = f"ph{self.padding[0]} pw{self.padding[1]}"
+        parts = [
+            f"n{self.n} ic{self.c_in} ih{self.h} iw{self.w} oc{self.c_out} kh{self.kh} kw{self.kw}",
+            f"sh{self.stride[0]} sw{self.stride[1]} {pad} dh{self.dilation[0]} dw{self.dilation[1]} g{self.groups}",
+            "bias" if self.bias else "nobias",
+            self.dtype,
+            self.values if self.values == "int" else f"{self.values}(2^{self.scale[0]}, 2^{self.scale[1]})",
+        ]
+        if self.layout != ("contiguous", "contiguous"):
+            parts.append(f"layout x={self.layout[0]} w={self.layout[1]}")
+        return " ".join(parts)
+
+    def contiguous(self) -> ConvCase:
+        return replace(self, layout=("contiguous", "contiguous"))
+
+    def code(self) -> str:
+        """A Python expression that rebuilds this case."""
+        fields = ", ".join(f"{key}={value!r}" for key, value in asdict(self).items())
+        return f"ConvCase({fields})"
+
+
+def draw_values(rng: np.random.Generator, shape, kind: str, exponent: int, dtype: str) -> np.ndarray:
+    """Small integers (exact arithmetic) or floats of a given magnitude, never NaN, inf or subnormal."""
+    if kind == "int":
+        values = rng.integers(-3, 4, size=shape)
+    elif kind == "normal":
+        values = rng.standard_normal(shape)
+    elif kind == "positive":
+        values = rng.uniform(0.5, 1.0, size=shape)
+    else:  # "wide": magnitudes spread over 2**-8 .. 2**8, random signs
+        values = rng.choice([-1.0, 1.0], size=shape) * np.exp2(rng.uniform(-8, 8, size=shape))
+    return np.ldexp(values, exponent if kind != "int" else 0).astype(dtype)
+
+
+def with_layout(array: np.ndarray, layout: str) -> np.ndarray:
+    """The same values in another memory layout: a view that is not C-contiguous (except 'contiguous')."""
+    if layout == "contiguous" or array.ndim < 2:
+        return np.ascontiguousarray(array)
+    if layout == "fortran":
+        return np.asfortranarray(array)
+    if layout == "channels_last":  # memory order N, H, W, C viewed as N, C, H, W
+        return np.ascontiguousarray(np.moveaxis(array, 1, -1)).transpose(0, 3, 1, 2)
+    if layout == "strided":  # every other element of a larger buffer
+        buffer = np.zeros(array.shape[:-1] + (2 * array.shape[-1],), dtype=array.dtype)
+        buffer[..., ::2] = array
+        return buffer[..., ::2]
+    reversed_copy = np.ascontiguousarray(array[..., ::-1, ::-1])  # "reversed": negative strides
+    return reversed_copy[..., ::-1, ::-1]
+
+
+def _allowed(values: tuple[int, ...] | None, low: int, high: int):
+    choices = [v for v in range(low, high + 1) if values is None or v in values]
+    return st.sampled_from(choices)
+
+
+@st.composite
+def conv_cases(
+    draw,
+    capabilities: Capabilities = Capabilities(),
+    values=VALUE_KINDS,
+    layouts: bool = True,
+    min_groups: int = 1,
+    min_size: int = 1,
+    max_batch: int = MAX_BATCH,
+    padding_modes=("pair", "same", "valid"),
+    bias=None,
+) -> ConvCase:
+    """Configurations inside ``capabilities``: kernel, dilation, stride and padding first, then an input that fits."""
+    if capabilities.kernel_sizes is not None:
+        kh, kw = draw(st.sampled_from(capabilities.kernel_sizes))
+    else:
+        kh, kw = draw(st.integers(1, MAX_KERNEL)), draw(st.integers(1, MAX_KERNEL))
+    stride = (draw(_allowed(capabilities.strides, 1, MAX_STRIDE)), draw(_allowed(capabilities.strides, 1, MAX_STRIDE)))
+    dilation = tuple(draw(_allowed(capabilities.dilations, 1, MAX_DILATION)) for _ in range(2))
+    modes = [m for m in padding_modes if m != "same" or stride == (1, 1)]
+    mode = draw(st.sampled_from(modes))
+    if mode == "pair":
+        padding = (draw(st.integers(0, MAX_PADDING)), draw(st.integers(0, MAX_PADDING)))
+        totals = (2 * padding[0], 2 * padding[1])
+    else:
+        padding = mode
+        totals = (dilation[0] * (kh - 1), dilation[1] * (kw - 1)) if mode == "same" else (0, 0)
+    spans = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    h, w = (
+        draw(st.integers(lo, max(lo, MAX_SIZE)))
+        for lo in (max(min_size, s - t) for s, t in zip(spans, totals, strict=True))
+    )
+    groups = draw(st.integers(min_groups, MAX_CHANNELS)) if capabilities.groups else 1
+    per_group = MAX_CHANNELS // groups
+    kind = draw(st.sampled_from(values))
+    return ConvCase(
+        n=draw(st.integers(1, max_batch)),
+        c_in=groups * draw(st.integers(1, per_group)),
+        h=h,
+        w=w,
+        c_out=groups * draw(st.integers(1, per_group)),
+        kh=kh,
+        kw=kw,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        bias=draw(st.booleans()) if bias is None else bias,
+        dtype=draw(st.sampled_from(capabilities.dtypes)),
+        values=kind,
+        scale=(0, 0) if kind == "int" else (draw(st.integers(-12, 12)), draw(st.integers(-12, 12))),
+        layout=(draw(st.sampled_from(LAYOUTS)), draw(st.sampled_from(LAYOUTS))) if layouts else LAYOUTS[:1] * 2,
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
+
+
+def exact_cases(capabilities: Capabilities = Capabilities(), **constraints):
+    """Small-integer data: exact summation gives the exact result, bitwise."""
+    return conv_cases(capabilities, values=("int",), **constraints)

@@ -1,0 +1,40 @@
+"""Agreement: with the extended-precision oracle within the error model, and with every other implementation."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from impls import normalize
+from properties.errors import error_bound
+from properties.oracle import reference_conv2d
+from properties.reporting import assert_close, record_evidence
+from properties.strategies import conv_cases
+from properties.support import allowed_difference, call_or_skip, examples
+
+
+@examples(2.5)
+@given(data=st.data())
+def test_matches_oracle_within_error_bound(impl, data):
+    """|conv2d - exact| <= the declared error model's bound, element by element."""
+    case = data.draw(conv_cases(impl.capabilities), label="case")
+    x, weight, bias = case.arrays()
+    out = call_or_skip(impl, x, weight, bias, **case.geometry())
+    expected = reference_conv2d(x, weight, bias, **case.geometry())
+    record_evidence(expected)
+    bound = error_bound(impl.error_model, x, weight, bias, **case.geometry())
+    assert_close(out, expected, bound, "agreement with the oracle", impl, case)
+
+
+@examples(1)
+@given(data=st.data())
+def test_agrees_with_every_other_implementation(impl, registry, data):
+    """Two implementations differ by at most the sum of their bounds (bitwise on small-integer data)."""
+    case = data.draw(conv_cases(impl.capabilities), label="case")
+    x, weight, bias = case.arrays()
+    out = call_or_skip(impl, x, weight, bias, **case.geometry())
+    problem = normalize(x, weight, bias, **case.geometry())
+    for other in registry.values():
+        if other is impl or not other.supports(problem):
+            continue
+        theirs = other(x, weight, bias, **case.geometry())
+        tolerance = allowed_difference([impl, other], x, weight, bias, **case.geometry())
+        assert_close(out, theirs, tolerance, f"agreement with {other.name}", impl, case)

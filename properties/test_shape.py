@@ -1,0 +1,26 @@
+"""Output shape: [N, C_out, H_out, W_out] with out = floor((in + 2*pad - dil*(k-1) - 1) / stride) + 1 per axis."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from impls import normalize, output_size
+from properties.reporting import assert_shape
+from properties.strategies import conv_cases
+from properties.support import call_or_skip, examples
+
+
+@examples(1)
+@given(data=st.data())
+def test_output_shape_matches_formula(impl, data):
+    """The shape follows the seed's formula, with dilation and the contract's padding (incl. 'same', 'valid')."""
+    case = data.draw(conv_cases(impl.capabilities, values=("int",), layouts=False), label="case")
+    x, weight, bias = case.arrays()
+    top, bottom, left, right = normalize(x, weight, bias, **case.geometry()).padding
+    expected = (
+        case.n,
+        case.c_out,
+        output_size(case.h, case.kh, case.stride[0], top + bottom, case.dilation[0]),
+        output_size(case.w, case.kw, case.stride[1], left + right, case.dilation[1]),
+    )
+    out = call_or_skip(impl, x, weight, bias, **case.geometry())
+    assert_shape(out, expected, "output shape", impl, case)
