@@ -1,0 +1,38 @@
+"""``torch.nn.functional.conv2d`` on a CUDA device (cuDNN), in true float32/float64: TF32 is off.
+
+TF32 (on by default for cuDNN convolutions on Ampere and later) rounds the operands to 10 mantissa bits, far outside
+any float32 error model, so both TF32 switches are turned off for the duration of each call and restored after.
+
+Error model: **normwise**. cuDNN chooses its algorithm per shape by heuristics, and the candidates include FFT,
+tiled FFT and Winograd algorithms, which spread rounding over a tile or plane. ``torch.backends.cudnn.deterministic``
+does not rule them out (they are deterministic); it only excludes algorithms whose result depends on the order of
+atomic additions. We keep it on, with ``benchmark`` off, so that a configuration gives the same bits on every run
+(a failing example shrinks and replays reliably), and we declare the model that covers whatever cuDNN picks. The
+other choice, ``torch.backends.cudnn.enabled = False``, would force PyTorch's own im2col + cuBLAS path (an
+exact-summation method) but would no longer test the kernels people actually run on a GPU.
+
+Registered as unavailable ("no CUDA device") where ``torch.cuda.is_available()`` is false; it is then listed in
+``impls.UNAVAILABLE`` and never run.
+"""
+
+import numpy as np
+import torch
+
+from impls.contract import Conv2dProblem
+from impls.registry import implementation
+from impls.torch_conv import torch_conv2d
+
+UNAVAILABLE = None if torch.cuda.is_available() else "no CUDA device"
+
+
+@implementation("torch-cuda", error_model="normwise", max_gflop=500.0, unavailable=UNAVAILABLE)
+def torch_cuda(problem: Conv2dProblem) -> np.ndarray:
+    """The framework kernel on the GPU, TF32 off, deterministic algorithm choice."""
+    matmul = torch.backends.cuda.matmul
+    saved = matmul.allow_tf32
+    matmul.allow_tf32 = False
+    try:
+        with torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True, allow_tf32=False):
+            return torch_conv2d(problem, device="cuda")
+    finally:
+        matmul.allow_tf32 = saved
