@@ -21,7 +21,7 @@ def _conv(problem: Conv2dProblem, **changes) -> np.ndarray:
     return torch_conv2d(replace(problem, **changes))
 
 
-def defect(bug):
+def _defect(bug):
     """Give ``bug(problem) -> ndarray`` the contract's signature, validating with the shared contract first."""
 
     @functools.wraps(bug)
@@ -34,47 +34,47 @@ def defect(bug):
 # --- geometry ---------------------------------------------------------------------------------------------------
 
 
-@defect
+@_defect
 def flipped_kernel(p):
     """True convolution instead of cross-correlation: the kernel is flipped in both axes."""
     return _conv(p, weight=p.weight[:, :, ::-1, ::-1].copy())
 
 
-@defect
+@_defect
 def padding_one_side(p):
     """Each axis's padding all goes before the data (top/left): the shape is right, the values shifted."""
     top, bottom, left, right = p.padding
     return _conv(p, padding=(top + bottom, 0, left + right, 0))
 
 
-@defect
+@_defect
 def stride_swapped(p):
     """The stride pair is read as (width, height)."""
     return _conv(p, stride=p.stride[::-1])
 
 
-@defect
+@_defect
 def padding_swapped(p):
     """The padding of the height is applied to the width and vice versa."""
     top, bottom, left, right = p.padding
     return _conv(p, padding=(left, right, top, bottom))
 
 
-@defect
+@_defect
 def kernel_transposed(p):
     """The kernel's last two axes are read as (kW, kH): right for square kernels, scrambled for the others."""
     c_out, c_group, kh, kw = p.weight.shape
     return _conv(p, weight=np.ascontiguousarray(p.weight).reshape(c_out, c_group, kw, kh))
 
 
-@defect
+@_defect
 def ceil_output_size(p):
     """The output size is rounded up: a trailing row/column that does not fit is computed over zeros."""
     (top, bottom, left, right), (sh, sw) = p.padding, p.stride
     return _conv(p, padding=(top, bottom + sh - 1, left, right + sw - 1))
 
 
-@defect
+@_defect
 def last_row_lost(p):
     """The output-row loop stops one row early: the last row is left zero."""
     out = _conv(p)
@@ -82,39 +82,39 @@ def last_row_lost(p):
     return out
 
 
-@defect
+@_defect
 def window_off_by_one(p):
     """The loop over kernel rows stops one early (range(kH - 1)): the last kernel row is never applied."""
     return _conv(p, weight=np.concatenate([p.weight[:, :, :-1], 0 * p.weight[:, :, -1:]], axis=2))
 
 
-@defect
+@_defect
 def stride_phase(p):
     """A stride-1 result subsampled from the last offset of each stride step (s-1::s) instead of from 0."""
     (sh, sw), out = p.stride, _conv(p, stride=(1, 1))
     return np.ascontiguousarray(out[:, :, sh - 1 :: sh, sw - 1 :: sw])
 
 
-@defect
+@_defect
 def dilation_height_only(p):
     """The dilation is applied to the kernel's rows only; its columns stay adjacent."""
     return _conv(p, dilation=(p.dilation[0], 1))
 
 
-@defect
+@_defect
 def dilation_minus_one(p):
     """The dilation is read as the number of zeros between taps: taps are d - 1 apart (at least 1), not d."""
     return _conv(p, dilation=tuple(max(1, d - 1) for d in p.dilation))
 
 
-@defect
+@_defect
 def same_padding_wrong_side(p):
     """'same' with an odd total pad puts the extra zero at the top/left instead of the bottom/right."""
     top, bottom, left, right = p.padding
     return _conv(p, padding=(bottom, top, right, left))
 
 
-@defect
+@_defect
 def edge_padding(p):
     """The border is padded by repeating the edge pixels (np.pad mode='edge') instead of zeros."""
     top, bottom, left, right = p.padding
@@ -125,7 +125,7 @@ def edge_padding(p):
 # --- channels, groups, batch, bias --------------------------------------------------------------------------------
 
 
-@defect
+@_defect
 def groups_interleaved(p):
     """Group g reads input channels g, g+G, g+2G, ... (a reshape in the wrong order) instead of a block."""
     n, c_in, h, w = p.x.shape
@@ -140,20 +140,20 @@ def channels_unchecked(x, weight, bias=None, stride=1, padding=0, dilation=1, gr
     return _conv(normalize(x, weight, bias, stride, padding, dilation, groups))
 
 
-@defect
+@_defect
 def batch_mixed(p):
     """A (C_out, N, H, W) result buffer read back as (N, C_out, H, W): batch items and channels mixed."""
     out = _conv(p)
     return np.ascontiguousarray(out.transpose(1, 0, 2, 3)).reshape(out.shape)
 
 
-@defect
+@_defect
 def bias_dropped(p):
     """The bias is never added."""
     return _conv(p, bias=None)
 
 
-@defect
+@_defect
 def bias_per_group(p):
     """The bias is indexed by the channel's position inside its group, o % (C_out/G), not by o."""
     if p.bias is None:
@@ -161,7 +161,7 @@ def bias_per_group(p):
     return _conv(p, bias=np.tile(p.bias[: p.bias.shape[0] // p.groups], p.groups))
 
 
-@defect
+@_defect
 def bias_on_last_axis(p):
     """``out + bias`` broadcasts the bias along the width, not the channels (silently when W_out == C_out)."""
     out = _conv(p, bias=None)
@@ -171,25 +171,25 @@ def bias_on_last_axis(p):
 # --- precision and dtype ------------------------------------------------------------------------------------------
 
 
-@defect
+@_defect
 def float16_accumulation(p):
     """The sum is accumulated in float16 (to save memory), then returned in x's dtype."""
     return direct_sum(p, accumulator=np.float16)
 
 
-@defect
+@_defect
 def float32_accumulation(p):
     """float64 input is accumulated in float32, then returned as float64."""
     return direct_sum(p, accumulator=np.float32)
 
 
-@defect
+@_defect
 def float64_output(p):
     """The result is returned as float64 whatever the input dtype."""
     return _conv(p).astype(np.float64)
 
 
-@defect
+@_defect
 def nondeterministic_order(p):
     """The group's input channels are summed in a random order each call (an unordered parallel reduction)."""
     c_group = p.weight.shape[1]
@@ -201,13 +201,13 @@ def nondeterministic_order(p):
 # --- memory and hygiene -------------------------------------------------------------------------------------------
 
 
-@defect
+@_defect
 def memory_order_read(p):
     """x is read in memory order (ravel(order='K')) as if it were C-contiguous: wrong for other layouts."""
     return _conv(p, x=p.x.ravel(order="K").reshape(p.x.shape))
 
 
-@defect
+@_defect
 def input_scaled_in_place(p):
     """x is normalized in place (divided by a power of two, the result scaled back): the caller's x changes."""
     scale = 2.0 ** int(np.frexp(np.max(np.abs(p.x)))[1])
@@ -215,7 +215,7 @@ def input_scaled_in_place(p):
     return _conv(p, bias=None if p.bias is None else p.bias / scale) * scale
 
 
-@defect
+@_defect
 def non_contiguous_output(p):
     """The result is computed channels-last and returned as a transposed view, not C-contiguous."""
     return np.ascontiguousarray(_conv(p).transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
@@ -224,7 +224,7 @@ def non_contiguous_output(p):
 _WORKSPACE: dict = {}
 
 
-@defect
+@_defect
 def output_buffer_reused(p):
     """Every result is written into one cached buffer per shape: the next call overwrites the previous result."""
     out = _conv(p)
@@ -236,7 +236,7 @@ def output_buffer_reused(p):
 # --- special values -----------------------------------------------------------------------------------------------
 
 
-@defect
+@_defect
 def nan_swallowed(p):
     """NaN and infinity in x are replaced (np.nan_to_num) before the sum, so they never reach the output."""
     return _conv(p, x=np.nan_to_num(p.x))
