@@ -71,3 +71,47 @@ def pytest_generate_tests(metafunc):
     if "impl" in metafunc.fixturenames:
         entries = list(metafunc.config.stash[REGISTRY_KEY].values())
         metafunc.parametrize("impl", entries, ids=[entry.name for entry in entries])
+
+
+def _family(nodeid: str) -> str:
+    module = nodeid.split("::")[0].rsplit("/", 1)[-1]
+    return module.removeprefix("test_").removesuffix(".py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tag each property test with its implementation, for the conformance summary (works under xdist)."""
+    for item in items:
+        entry = getattr(item, "callspec", None) and item.callspec.params.get("impl")
+        if entry is not None and item.nodeid.startswith("properties/"):
+            item.user_properties.append(("implementation", entry.name))
+
+
+_OUTCOMES: dict[tuple[str, str], dict[str, int]] = {}  # (implementation, family) -> outcome counts
+
+
+def pytest_runtest_logreport(report):
+    implementation = dict(report.user_properties).get("implementation")
+    if implementation is None or (report.when != "call" and report.outcome == "passed"):
+        return
+    cell = _OUTCOMES.setdefault((implementation, _family(report.nodeid)), {"passed": 0, "failed": 0, "skipped": 0})
+    cell[report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Implementations x property families: FAIL if any test failed, pass if any passed, skip if all skipped."""
+    outcomes = _OUTCOMES
+    if not outcomes:
+        return
+    names = sorted({name for name, _ in outcomes})
+    families = sorted({family for _, family in outcomes})
+    mark = {"failed": "FAIL", "passed": "pass", "skipped": "skip"}
+    width = max(len(f) for f in families) + 2
+    terminalreporter.section("convcheck conformance")
+    terminalreporter.write_line("".ljust(width) + "".join(name.ljust(max(len(name), 4) + 2) for name in names))
+    for family in families:
+        row = family.ljust(width)
+        for name in names:
+            cell = outcomes.get((name, family))
+            state = "-" if cell is None else next(mark[k] for k in ("failed", "passed", "skipped") if cell[k])
+            row += state.ljust(max(len(name), 4) + 2)
+        terminalreporter.write_line(row)

@@ -175,3 +175,85 @@ def conv_cases(
 def exact_cases(capabilities: Capabilities = Capabilities(), **constraints):
     """Small-integer data: exact summation gives the exact result, bitwise."""
     return conv_cases(capabilities, values=("int",), **constraints)
+
+
+def _corrupt(kind: str, x, weight, bias, geometry, draw):
+    """Change one thing about a valid call so that it breaks the contract in the named way."""
+    c_out, c_in = weight.shape[0], x.shape[1]
+    if kind == "x with 3 dimensions":
+        return x[0], weight, bias, geometry
+    if kind == "weight with 5 dimensions":
+        return x, weight[None], bias, geometry
+    if kind == "channel mismatch":
+        return x, np.concatenate([weight, weight], axis=1), bias, geometry
+    if kind == "groups not dividing C_in":
+        return x[:, :1].repeat(3, axis=1), weight[:2, :1], bias if bias is None else bias[:2], {**geometry, "groups": 2}
+    if kind == "groups not dividing C_out":
+        return x[:, :1].repeat(2, axis=1), weight[:1, :1].repeat(3, axis=0), None, {**geometry, "groups": 2}
+    if kind == "groups < 1":
+        return x, weight, bias, {**geometry, "groups": draw(st.sampled_from([0, -1]))}
+    if kind == "stride < 1":
+        return x, weight, bias, {**geometry, "stride": draw(st.sampled_from([0, -1, (1, 0), (0, 2)]))}
+    if kind == "stride not an integer":
+        return x, weight, bias, {**geometry, "stride": draw(st.sampled_from([1.5, (1, 2.0), "1", (1, 1, 1)]))}
+    if kind == "dilation < 1":
+        return x, weight, bias, {**geometry, "dilation": draw(st.sampled_from([0, -2, (1, 0)]))}
+    if kind == "negative padding":
+        return x, weight, bias, {**geometry, "padding": draw(st.sampled_from([-1, (0, -1), (-2, 1)]))}
+    if kind == "unknown padding":
+        return x, weight, bias, {**geometry, "padding": draw(st.sampled_from(["full", "SAME", "causal", 1.5]))}
+    if kind == "'same' with stride > 1":
+        return x, weight, bias, {**geometry, "padding": "same", "stride": draw(st.sampled_from([2, (1, 2), (3, 1)]))}
+    if kind == "kernel larger than the padded input":
+        big = np.zeros((c_out, weight.shape[1], x.shape[2] + 1, 1), dtype=weight.dtype)
+        return x, big, bias, {**geometry, "padding": 0, "dilation": 1}
+    if kind == "dilated kernel larger than the padded input":
+        tall = np.ones((c_out, weight.shape[1], 2, 1), dtype=weight.dtype)
+        return x, tall, bias, {**geometry, "padding": 0, "dilation": (x.shape[2], 1)}
+    if kind == "bias of the wrong shape":
+        return x, weight, draw(st.sampled_from([np.zeros(c_out + 1), np.zeros((c_out, 1))])).astype(x.dtype), geometry
+    if kind == "mixed dtypes":
+        other = np.float64 if x.dtype == np.float32 else np.float32
+        return x, weight.astype(other), bias, geometry
+    if kind == "integer arrays":
+        return x.astype(np.int64), weight.astype(np.int64), None, geometry
+    if kind == "complex arrays":
+        return x.astype(np.complex128), weight.astype(np.complex128), None, geometry
+    if kind == "a Python list":
+        return x.tolist(), weight, bias, geometry
+    if kind == "empty input":
+        return x[:, :, :0], weight, bias, geometry
+    raise AssertionError(f"unknown invalid class {kind!r} ({c_in=})")
+
+
+INVALID_CLASSES = (
+    "x with 3 dimensions",
+    "weight with 5 dimensions",
+    "channel mismatch",
+    "groups not dividing C_in",
+    "groups not dividing C_out",
+    "groups < 1",
+    "stride < 1",
+    "stride not an integer",
+    "dilation < 1",
+    "negative padding",
+    "unknown padding",
+    "'same' with stride > 1",
+    "kernel larger than the padded input",
+    "dilated kernel larger than the padded input",
+    "bias of the wrong shape",
+    "mixed dtypes",
+    "integer arrays",
+    "complex arrays",
+    "a Python list",
+    "empty input",
+)
+
+
+@st.composite
+def invalid_calls(draw, kind: str, capabilities: Capabilities = Capabilities()):
+    """A call that breaks the contract in exactly the named way: (case, x, weight, bias, geometry)."""
+    case = draw(conv_cases(capabilities, values=("int",), layouts=False, padding_modes=("pair",)))
+    case = replace(case, groups=1, c_in=max(case.c_in // case.groups, 1), stride=(1, 1), dilation=(1, 1))
+    x, weight, bias = case.arrays()
+    return (case, *_corrupt(kind, x, weight, bias, case.geometry(), draw))

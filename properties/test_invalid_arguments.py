@@ -1,0 +1,38 @@
+"""Invalid arguments: every class of contract violation is rejected with a ValueError, by every implementation.
+
+The check matches the exception type only and shows the message; registered implementations additionally raise
+the project's :class:`impls.ConvArgumentError`, whose messages the project's own tests check.
+"""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from impls import ConvArgumentError
+from properties.reporting import failure
+from properties.strategies import INVALID_CLASSES, invalid_calls
+from properties.support import examples
+
+
+@pytest.mark.parametrize("kind", INVALID_CLASSES)
+@examples(0.25)
+@given(data=st.data())
+def test_invalid_arguments_raise_value_error(impl, kind, data):
+    """A call that breaks the contract raises ValueError (not a crash, not a silent result)."""
+    case, x, weight, bias, geometry = data.draw(invalid_calls(kind, impl.capabilities), label="call")
+    call = f"conv2d(x, weight, bias, **{geometry!r})"
+    try:
+        out = impl(x, weight, bias, **geometry)
+    except ValueError as error:
+        expected = ConvArgumentError if impl.origin.startswith("impls.") else ValueError
+        if not isinstance(error, expected):
+            raise failure(
+                f"invalid arguments ({kind})", f"raised {error!r}, not {expected.__name__}", impl, case, call
+            ) from error
+        return
+    except Exception as error:
+        raise failure(f"invalid arguments ({kind})", f"raised {error!r}, not ValueError", impl, case, call) from error
+    shape = getattr(out, "shape", type(out).__name__)
+    raise failure(
+        f"invalid arguments ({kind})", f"returned a result of shape {shape} instead of raising", impl, case, call
+    )

@@ -1,0 +1,51 @@
+"""Padding only: an output whose whole window lies in the zero border sees nothing but zeros, so it is the bias."""
+
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from properties.errors import error_bound
+from properties.oracle import explicit_padding
+from properties.reporting import assert_close
+from properties.strategies import conv_cases
+from properties.support import call_or_skip, examples
+
+
+def sees_only_padding(case) -> np.ndarray:
+    """Mask (H_out, W_out) of outputs whose every tap lands in the padding, from the geometry alone."""
+    top, bottom, left, right = explicit_padding(case.padding, (case.kh, case.kw), case.dilation)
+    masks = []
+    for size, before, after, kernel, stride, dilation in (
+        (case.h, top, bottom, case.kh, case.stride[0], case.dilation[0]),
+        (case.w, left, right, case.kw, case.stride[1], case.dilation[1]),
+    ):
+        starts = np.arange(0, size + before + after - dilation * (kernel - 1), stride) - before
+        ends = starts + dilation * (kernel - 1)
+        masks.append((ends < 0) | (starts >= size))
+    return masks[0][:, None] | masks[1][None, :]
+
+
+@examples(0.5)
+@given(data=st.data())
+def test_windows_inside_the_padding_give_the_bias(impl, data):
+    """With padding wider than the dilated kernel, border outputs equal the bias exactly (0 without bias)."""
+    case = data.draw(conv_cases(impl.capabilities, values=("normal", "wide"), padding_modes=("pair",)), label="case")
+    extra = data.draw(st.tuples(st.integers(1, 3), st.integers(1, 3)), label="extra padding")
+    case = replace(
+        case, padding=(case.dilation[0] * (case.kh - 1) + extra[0], case.dilation[1] * (case.kw - 1) + extra[1])
+    )
+    x, weight, bias = case.arrays()
+    out = call_or_skip(impl, x, weight, bias, **case.geometry())
+    border = sees_only_padding(case)
+    expected = np.zeros((case.n, case.c_out) + border.shape, dtype=x.dtype)
+    if bias is not None:
+        expected += bias[:, None, None]
+    # zeros times weights add exact zeros; only a transform method may smear rounding from the interior here
+    exact = impl.error_model == "exact-summation"
+    within = 0.0 if exact else error_bound(impl.error_model, x, weight, bias, **case.geometry())
+    tolerance = np.where(border, within, np.inf)
+    assert_close(
+        out, expected, tolerance, "windows in the padding give the bias", impl, case, "bias, at border outputs"
+    )

@@ -1,0 +1,101 @@
+"""Receptive field: stacking convolutions grows what one output sees, exactly as the layer geometry predicts.
+
+For a stack of 1-3 single-channel layers with positive weights, the input pixels that influence one output (found
+by perturbation: one delta image per pixel, batched) must be exactly the set obtained by walking the output index
+back through each layer (``o -> o*stride - pad + dilation*t`` for every tap t, clipped to the layer's input), and
+when nothing is clipped its extent is the receptive-field size ``1 + sum_l (k_l - 1) * d_l * prod_{m<l} s_m``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from properties.support import call_or_skip, examples
+
+MAX_INPUT = 14
+
+
+def allowed(values: tuple[int, ...] | None, top: int):
+    return st.sampled_from([v for v in range(1, top + 1) if values is None or v in values])
+
+
+@st.composite
+def layer_axes(draw, capabilities):
+    """One layer's (kernel, stride, dilation, padding) along both axes, inside the capabilities."""
+    if capabilities.kernel_sizes is not None:
+        kernel = draw(st.sampled_from(capabilities.kernel_sizes))
+    else:
+        kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(allowed(capabilities.strides, 2)), draw(allowed(capabilities.strides, 2)))
+    dilation = (draw(allowed(capabilities.dilations, 2)), draw(allowed(capabilities.dilations, 2)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    return kernel, stride, dilation, padding
+
+
+def smallest_input(layers, axis: int) -> int:
+    """The smallest input extent for which every layer of the stack has at least one output."""
+    size = 1
+    for kernel, stride, dilation, padding in reversed(layers):
+        size = max(1, (size - 1) * stride[axis] + dilation[axis] * (kernel[axis] - 1) + 1 - 2 * padding[axis])
+    return size
+
+
+def predicted_inputs(layers, sizes, output_index: int, axis: int, clip: bool = True) -> set[int]:
+    """Walk one output index back through the stack: every position some tap of some window lands on
+    (positions in a layer's zero padding carry nothing further back, unless ``clip`` is off)."""
+    positions = {output_index}
+    for (kernel, stride, dilation, padding), size in zip(reversed(layers), reversed(sizes), strict=True):
+        positions = {
+            o * stride[axis] - padding[axis] + dilation[axis] * t for o in positions for t in range(kernel[axis])
+        }
+        positions = {p for p in positions if 0 <= p < size or not clip}
+    return positions
+
+
+def receptive_field_size(layers, axis: int) -> int:
+    size, jump = 1, 1
+    for kernel, stride, dilation, _ in layers:
+        size += (kernel[axis] - 1) * dilation[axis] * jump
+        jump *= stride[axis]
+    return size
+
+
+@examples(0.5)
+@given(data=st.data())
+def test_influence_of_one_output_is_its_receptive_field(impl, data):
+    """The inputs one output depends on are exactly the walked-back window; unclipped, of the formula's size."""
+    capabilities = impl.capabilities
+    layers = data.draw(st.lists(layer_axes(capabilities), min_size=1, max_size=3), label="layers")
+    height = data.draw(st.integers(smallest_input(layers, 0), max(smallest_input(layers, 0), MAX_INPUT)), label="H")
+    width = data.draw(st.integers(smallest_input(layers, 1), max(smallest_input(layers, 1), MAX_INPUT)), label="W")
+    dtype = capabilities.dtypes[0]
+    deltas = np.eye(height * width, dtype=dtype).reshape(height * width, 1, height, width)  # one pixel per item
+    activations, sizes = deltas, []
+    for index, (kernel, stride, dilation, padding) in enumerate(layers):
+        sizes.append(activations.shape[2:])
+        weight = np.random.default_rng(index).integers(1, 4, size=(1, 1, *kernel)).astype(dtype)
+        activations = call_or_skip(impl, activations, weight, stride=stride, padding=padding, dilation=dilation)
+    oi = data.draw(st.integers(0, activations.shape[2] - 1), label="output row")
+    oj = data.draw(st.integers(0, activations.shape[3] - 1), label="output column")
+    influence = activations[:, 0, oi, oj].reshape(height, width) > 0.5  # influenced outputs are integers >= 1
+    rows = predicted_inputs(layers, [s[0] for s in sizes], oi, 0)
+    cols = predicted_inputs(layers, [s[1] for s in sizes], oj, 1)
+    predicted = np.zeros((height, width), dtype=bool)
+    if rows and cols:  # an output whose window lies in the padding sees no input at all
+        predicted[np.ix_(sorted(rows), sorted(cols))] = True
+    stack = [f"k{k} s{s} d{d} p{p}" for k, s, d, p in layers]
+    assert np.array_equal(influence, predicted), (
+        f"receptive field of output ({oi}, {oj}) after {stack} on a {height}x{width} input [{impl.name}]: "
+        f"influenced input pixels\n{influence.astype(int)}\nbut the layer geometry predicts\n{predicted.astype(int)}"
+    )
+    for axis, index, found in ((0, oi, rows), (1, oj, cols)):
+        axis_sizes = [size[axis] for size in sizes]
+        if rows and cols and predicted_inputs(layers, axis_sizes, index, axis, clip=False) == found:  # nothing clipped
+            measured = np.flatnonzero(influence.any(axis=1 - axis))
+            extent, formula = int(measured.max() - measured.min() + 1), receptive_field_size(layers, axis)
+            assert extent == formula, (
+                f"receptive field of output ({oi}, {oj}) after {stack} spans {extent} inputs along axis {axis}, "
+                f"but 1 + sum (k-1)*d*prod(previous strides) = {formula} [{impl.name}]"
+            )
