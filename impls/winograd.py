@@ -62,13 +62,13 @@ def winograd_f2x2_3x3(problem: Conv2dProblem) -> np.ndarray:
         part = grid[first : first + step]
         items = part.shape[0]
         tiles = sliding_window_view(part, (4, 4), axis=(2, 3))[:, :, ::2, ::2]  # (n, C_in, tH, tW, 4, 4), a view
-        tiles = input_transform @ tiles.reshape(-1, 16).T  # V = B^T d B: (16, n * C_in * tH * tW)
-        tiles = tiles.reshape(16, items, groups, c_group, tiles_h * tiles_w).transpose(2, 0, 3, 1, 4)
-        tiles = tiles.reshape(groups, 16, c_group, items * tiles_h * tiles_w)
-        product = kernel @ tiles  # M = U V per transformed position: (G, 16, C_out/G, tiles)
-        product = product.transpose(1, 0, 2, 3).reshape(16, -1)
-        blocks = output_transform @ product  # Y = A^T M A: (4, C_out * n * tH * tW)
-        blocks = blocks.reshape(2, 2, c_out, items, tiles_h, tiles_w).transpose(3, 2, 4, 0, 5, 1)
+        tiles = tiles.transpose(1, 0, 2, 3, 4, 5).reshape(-1, 16)  # the one copy of the tiles, channels first
+        tiles = input_transform @ tiles.T  # V = B^T d B: (16, C_in * n * tH * tW)
+        tiles = tiles.reshape(16, groups, c_group, -1).transpose(1, 0, 2, 3)  # (G, 16, C_in/G, n * tH * tW)
+        product = kernel @ tiles  # M = U V per transformed position: (G, 16, C_out/G, n * tH * tW)
+        blocks = output_transform @ product.reshape(groups, 16, -1)  # Y = A^T M A: (G, 4, C_out/G * n * tH * tW)
+        blocks = blocks.reshape(groups, 2, 2, c_out // groups, items, tiles_h, tiles_w)
+        blocks = blocks.transpose(4, 0, 3, 5, 1, 6, 2)  # (n, G, C_out/G, tH, 2, tW, 2)
         out[first : first + items] = blocks.reshape(items, c_out, 2 * tiles_h, 2 * tiles_w)
     out = np.ascontiguousarray(out[:, :, :rows, :cols])
     if problem.bias is not None:
