@@ -101,7 +101,12 @@ def parse(argv) -> Layer:
     args = build_parser().parse_args(argv)
     text = {name: getattr(args, name.replace("-", "_")) for name in ("input", "kernel", "stride", "padding")}
     text.update(dilation=args.dilation, groups=args.groups, bias="--bias")
-    padding = args.padding if args.padding in ("same", "valid") else _pair("padding", args.padding)
+    padding = args.padding
+    if padding not in ("same", "valid"):
+        try:
+            padding = _pair("padding", padding)
+        except UsageError:
+            raise UsageError(f"--padding={padding}: expected an int, a pair of ints (H,W), 'same' or 'valid'") from None
     return Layer(
         input_shape=_ints("input", args.input, (4,), minimum=1),
         out_channels=_ints("out-channels", args.out_channels, (1,), minimum=1)[0],
