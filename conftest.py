@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 import impls
 from impls.registry import load_spec
+from properties.runner import pending_entries
 
 _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 settings.register_profile("default", max_examples=40, **_COMMON)
@@ -34,6 +35,7 @@ def pytest_configure(config):
         profile = "ci" if os.environ.get("CI") else "default"
     settings.load_profile(profile)
     registry = dict(impls.REGISTRY)
+    registry.update((entry.name, entry) for entry in pending_entries())  # from properties.runner
     for spec in config.getoption("impl"):
         entry = load_spec(spec)
         if entry.name in registry:

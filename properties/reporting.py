@@ -13,7 +13,9 @@ def implementation_expression(impl) -> str:
     """Python code that obtains ``impl`` in a fresh interpreter."""
     if ":" in impl.origin:
         return f'load_spec("{impl.name}={impl.origin}")  # from impls.registry import load_spec'
-    return f'REGISTRY["{impl.name}"]  # from impls import REGISTRY'
+    if impl.origin.startswith("impls."):
+        return f'REGISTRY["{impl.name}"]  # from impls import REGISTRY'
+    return f"...  # the callable checked as {impl.name!r} ({impl.origin})"
 
 
 def reproduction(impl, case: ConvCase, call: str = "conv2d(x, weight, bias, **case.geometry())") -> str:
