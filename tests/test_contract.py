@@ -1,0 +1,99 @@
+"""The contract module: normalization, validation messages, the output-size formula, the registry's mechanics."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import impls
+from impls import Capabilities, ConvArgumentError, Entry, normalize, output_size
+from impls.registry import load_spec
+from properties.strategies import INVALID_CLASSES, invalid_calls
+
+X = np.zeros((2, 4, 6, 5), dtype=np.float32)
+W = np.zeros((6, 2, 3, 2), dtype=np.float32)
+
+
+def test_registry_holds_the_required_implementations():
+    assert {"loop", "im2col", "scipy", "torch"} <= set(impls.REGISTRY)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "stride", "padding", "dilation"),
+    [
+        ({}, (1, 1), (0, 0, 0, 0), (1, 1)),
+        ({"stride": (2, 3), "padding": (1, 0)}, (2, 3), (1, 1, 0, 0), (1, 1)),
+        ({"stride": np.int64(2), "dilation": [2, 1]}, (2, 2), (0, 0, 0, 0), (2, 1)),
+        ({"padding": "valid"}, (1, 1), (0, 0, 0, 0), (1, 1)),
+        ({"padding": "same"}, (1, 1), (1, 1, 0, 1), (1, 1)),  # kernel 3x2: odd total pad goes right
+        ({"padding": "same", "dilation": (2, 3)}, (1, 1), (2, 2, 1, 2), (2, 3)),
+    ],
+)
+def test_normalize_gives_pairs_and_explicit_padding(arguments, stride, padding, dilation):
+    problem = normalize(X, W, None, groups=2, **arguments)
+    assert (problem.stride, problem.padding, problem.dilation) == (stride, padding, dilation)
+
+
+def test_output_size_is_the_seed_formula():
+    assert output_size(6, 3, 2, 2, 1) == 3  # the seed's size lab
+    assert output_size(8, 3, 1, 2, 1) == 8  # the conv2d checklist lab
+    assert output_size(7, 3, 1, 0, 2) == 3  # dilation 2: the window spans 5
+
+
+@pytest.mark.parametrize("kind", INVALID_CLASSES)
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_every_invalid_class_raises_conv_argument_error_naming_the_argument(kind, data):
+    _, x, weight, bias, geometry = data.draw(invalid_calls(kind))
+    with pytest.raises(ConvArgumentError) as raised:
+        normalize(x, weight, bias, **geometry)
+    message = str(raised.value)
+    named = message.split("=", 1)[0]
+    assert named in {"x", "weight", "bias", "stride", "padding", "dilation", "groups"}, message
+    assert ": " in message, message  # "<argument>=<value>: <why>"
+
+
+def test_bool_is_not_an_integer_argument():
+    with pytest.raises(ConvArgumentError, match="stride=True"):
+        normalize(X, W, None, stride=True, groups=2)
+
+
+def test_nan_and_infinity_are_not_argument_errors():
+    x = X.copy()
+    x[0, 0, 0, 0], x[1, 1, 1, 1] = np.nan, np.inf
+    normalize(x, W, None, groups=2)
+
+
+def test_an_outside_callable_declares_capabilities_by_attributes():
+    def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        raise NotImplementedError
+
+    conv2d.error_model = "normwise"
+    conv2d.capabilities = {"strides": (1,), "kernel_sizes": ((3, 3),)}
+    conv2d.max_gflop = 2.0
+    entry = Entry.from_callable("outside", conv2d)
+    assert entry.error_model == "normwise" and entry.max_gflop == 2.0
+    assert entry.capabilities == Capabilities(strides=(1,), kernel_sizes=((3, 3),))
+    assert not entry.supports(normalize(X, W, None, groups=2))  # kernel 3x2 is outside
+    assert Entry.from_callable("plain", lambda *a, **k: None).capabilities == Capabilities()
+
+
+def test_load_spec_names_a_callable_and_rejects_a_malformed_spec():
+    entry = load_spec("again=impls.loop:sliding_window")
+    assert entry.name == "again" and entry.function is impls.REGISTRY["loop"].function
+    for spec in ("noequals", "name=module_without_attribute", "=impls.loop:sliding_window"):
+        with pytest.raises(ValueError, match="NAME=MODULE:ATTR"):
+            load_spec(spec)
+
+
+def test_an_unknown_error_model_is_refused():
+    with pytest.raises(ValueError, match="error_model"):
+        Entry("bad", print, error_model="roughly")
+
+
+def test_a_configuration_outside_the_capabilities_is_refused_after_validation():
+    winograd_like = impls.implementation("w", capabilities=Capabilities(kernel_sizes=((3, 3),)))(lambda p: None)
+    with pytest.raises(impls.UnsupportedConfiguration, match="kernel"):
+        winograd_like(X, W, groups=2)
+    with pytest.raises(ConvArgumentError):  # validation comes first
+        winograd_like(X, W, groups=3)

@@ -1,0 +1,96 @@
+"""The property suite's own machinery: strategies, oracle, error model and reports are tested like any code."""
+
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from impls import REGISTRY, normalize
+from properties.errors import error_bound, is_exact_data
+from properties.oracle import reference_conv2d
+from properties.reporting import assert_close
+from properties.strategies import ConvCase, conv_cases, with_layout
+
+FEW = settings(max_examples=30, deadline=None)
+
+
+@FEW
+@given(conv_cases())
+def test_drawn_cases_are_valid_by_construction(case):
+    x, weight, bias = case.arrays()
+    problem = normalize(x, weight, bias, **case.geometry())
+    assert problem.x.shape == (case.n, case.c_in, case.h, case.w)
+    assert np.all(np.isfinite(x)) and np.all(np.isfinite(weight))
+
+
+@pytest.mark.parametrize("layout", ["fortran", "channels_last", "strided", "reversed"])
+def test_layouts_keep_values_and_change_memory_order(layout):
+    array = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    view = with_layout(array, layout)
+    assert np.array_equal(view, array) and not view.flags.c_contiguous
+
+
+@FEW
+@given(conv_cases(values=("normal", "wide")))
+def test_oracle_agrees_with_torch_in_float64(case):
+    """The oracle is written independently; torch in float64 is an outside witness of it."""
+    x, weight, bias = case.arrays()
+    x, weight = x.astype(np.float64), weight.astype(np.float64)
+    bias = None if bias is None else bias.astype(np.float64)
+    problem = normalize(x, weight, bias, **case.geometry())
+    top, bottom, left, right = problem.padding
+    padded = torch.nn.functional.pad(torch.from_numpy(np.ascontiguousarray(x)), (left, right, top, bottom))
+    witness = torch.nn.functional.conv2d(
+        padded,
+        torch.from_numpy(np.ascontiguousarray(weight)),
+        None if bias is None else torch.from_numpy(bias),
+        stride=problem.stride,
+        dilation=problem.dilation,
+        groups=problem.groups,
+    ).numpy()
+    expected = reference_conv2d(x, weight, bias, **case.geometry())
+    assert witness.shape == expected.shape
+    assert np.all(np.abs(witness - expected) <= error_bound("exact-summation", x, weight, bias, **case.geometry()))
+
+
+def _float16_accumulation(case):
+    x, weight, bias = case.arrays()
+    return reference_conv2d(x.astype(np.float16), weight.astype(np.float16), None, dtype=np.float16, **case.geometry())
+
+
+def test_error_bound_rejects_float16_accumulation_and_accepts_float32():
+    case = ConvCase(n=2, c_in=4, h=9, w=9, c_out=3, kh=3, kw=3, values="normal", seed=7)
+    x, weight, bias = case.arrays()
+    exact = reference_conv2d(x, weight, bias, **case.geometry())
+    bound = error_bound("exact-summation", x, weight, bias, **case.geometry())
+    assert np.all(np.abs(REGISTRY["torch"](x, weight, bias, **case.geometry()) - exact) <= bound)
+    assert np.any(np.abs(_float16_accumulation(case) - exact) > bound)
+
+
+def test_exact_data_are_recognized():
+    x, weight, bias = ConvCase(values="int", bias=True).arrays()
+    assert is_exact_data(x, weight, bias)
+    assert not is_exact_data(x + 0.5, weight, bias)
+    assert not is_exact_data(x * 2.0**30, weight * 2.0**30, bias)  # partial sums no longer representable
+
+
+def test_a_failure_report_names_everything_and_its_reproduction_runs():
+    """The message holds the implementation, descriptor, index, both values and the bound; the snippet runs."""
+    case = ConvCase(n=1, c_in=2, h=5, w=4, c_out=3, kh=2, kw=2, stride=(2, 1), bias=True, seed=3)
+    x, weight, bias = case.arrays()
+    expected = reference_conv2d(x, weight, bias, **case.geometry())
+    correct = REGISTRY["loop"](x, weight, bias, **case.geometry())
+    wrong = correct.copy()
+    wrong[0, 2, 1, 0] += 1
+    with pytest.raises(AssertionError) as raised:
+        assert_close(wrong, expected, 0.0, "agreement", REGISTRY["loop"], case)
+    message = str(raised.value)
+    for piece in ("[loop]", case.descriptor(), "out[0, 2, 1, 0]", "bound 0", "ConvCase("):
+        assert piece in message
+    snippet = textwrap.dedent(message.split("reproduce:\n", 1)[1]).replace("# from", "\nfrom")
+    namespace = {}
+    exec("from impls import REGISTRY\n" + snippet, namespace)  # the snippet as a user would paste it
+    assert np.array_equal(namespace["out"], correct)
