@@ -72,7 +72,8 @@ def test_an_outside_callable_declares_capabilities_by_attributes():
     conv2d.capabilities = {"strides": (1,), "kernel_sizes": ((3, 3),)}
     conv2d.max_gflop = 2.0
     entry = Entry.from_callable("outside", conv2d)
-    assert entry.error_model == "normwise" and entry.max_gflop == 2.0
+    assert entry.error_model == "normwise"
+    assert entry.max_gflop == 2.0
     assert entry.capabilities == Capabilities(strides=(1,), kernel_sizes=((3, 3),))
     assert not entry.supports(normalize(X, W, None, groups=2))  # kernel 3x2 is outside
     assert Entry.from_callable("plain", lambda *a, **k: None).capabilities == Capabilities()
@@ -80,7 +81,8 @@ def test_an_outside_callable_declares_capabilities_by_attributes():
 
 def test_load_spec_names_a_callable_and_rejects_a_malformed_spec():
     entry = load_spec("again=impls.loop:sliding_window")
-    assert entry.name == "again" and entry.function is impls.REGISTRY["loop"].function
+    assert entry.name == "again"
+    assert entry.function is impls.REGISTRY["loop"].function
     for spec in ("noequals", "name=module_without_attribute", "=impls.loop:sliding_window"):
         with pytest.raises(ValueError, match="NAME=MODULE:ATTR"):
             load_spec(spec)

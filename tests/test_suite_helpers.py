@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from impls import REGISTRY, normalize
 from properties.errors import error_bound, is_exact_data
@@ -23,14 +22,16 @@ def test_drawn_cases_are_valid_by_construction(case):
     x, weight, bias = case.arrays()
     problem = normalize(x, weight, bias, **case.geometry())
     assert problem.x.shape == (case.n, case.c_in, case.h, case.w)
-    assert np.all(np.isfinite(x)) and np.all(np.isfinite(weight))
+    assert np.all(np.isfinite(x))
+    assert np.all(np.isfinite(weight))
 
 
 @pytest.mark.parametrize("layout", ["fortran", "channels_last", "strided", "reversed"])
 def test_layouts_keep_values_and_change_memory_order(layout):
     array = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
     view = with_layout(array, layout)
-    assert np.array_equal(view, array) and not view.flags.c_contiguous
+    assert np.array_equal(view, array)
+    assert not view.flags.c_contiguous
 
 
 @FEW
@@ -57,7 +58,7 @@ def test_oracle_agrees_with_torch_in_float64(case):
 
 
 def _float16_accumulation(case):
-    x, weight, bias = case.arrays()
+    x, weight, _bias = case.arrays()
     return reference_conv2d(x.astype(np.float16), weight.astype(np.float16), None, dtype=np.float16, **case.geometry())
 
 
