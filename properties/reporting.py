@@ -9,25 +9,24 @@ from hypothesis import event
 from properties.strategies import ConvCase
 
 
-def implementation_expression(impl) -> str:
-    """Python code that obtains ``impl`` in a fresh interpreter."""
+def implementation_lines(impl) -> list[str]:
+    """Python lines that obtain ``impl`` as ``conv2d`` in a fresh interpreter."""
     if ":" in impl.origin:
-        return f'load_spec("{impl.name}={impl.origin}")  # from impls.registry import load_spec'
+        return ["from impls.registry import load_spec", f'conv2d = load_spec("{impl.name}={impl.origin}")']
     if impl.origin.startswith("impls."):
-        return f'REGISTRY["{impl.name}"]  # from impls import REGISTRY'
-    return f"...  # the callable checked as {impl.name!r} ({impl.origin})"
+        return ["from impls import REGISTRY", f'conv2d = REGISTRY["{impl.name}"]']
+    return [f"conv2d = ...  # the callable checked as {impl.name!r} ({impl.origin})"]
 
 
-def reproduction(impl, case: ConvCase, call: str = "conv2d(x, weight, bias, **case.geometry())") -> str:
-    return "\n".join(
-        [
-            "    from properties.strategies import ConvCase",
-            f"    conv2d = {implementation_expression(impl)}",
-            f"    case = {case.code()}",
-            "    x, weight, bias = case.arrays()",
-            f"    out = {call}",
-        ]
-    )
+def reproduction(impl, case: ConvCase) -> str:
+    lines = [
+        *implementation_lines(impl),
+        "from properties.strategies import ConvCase",
+        f"case = {case.code()}",
+        "x, weight, bias = case.arrays()",
+        "out = conv2d(x, weight, bias, **case.geometry())",
+    ]
+    return "\n".join("    " + line for line in lines)
 
 
 def failure(what: str, detail: str, impl, case: ConvCase | None, call: str | None = None) -> AssertionError:
@@ -40,6 +39,7 @@ def failure(what: str, detail: str, impl, case: ConvCase | None, call: str | Non
 
 
 def assert_shape(actual: np.ndarray, expected_shape, what: str, impl, case: ConvCase) -> None:
+    __tracebackhide__ = True
     if not isinstance(actual, np.ndarray):
         raise failure(what, f"returned {type(actual).__name__}, but should return numpy.ndarray", impl, case)
     if tuple(actual.shape) != tuple(expected_shape):
@@ -48,6 +48,7 @@ def assert_shape(actual: np.ndarray, expected_shape, what: str, impl, case: Conv
 
 def assert_close(actual, expected, bound, what: str, impl, case: ConvCase, compared_with: str | None = None) -> None:
     """|actual - expected| <= bound elementwise (bound 0: bitwise equal); NaN must meet NaN, inf the same inf."""
+    __tracebackhide__ = True
     assert_shape(actual, np.shape(expected), what, impl, case)
     expected = np.asarray(expected)
     wide = np.result_type(expected.dtype, np.float64)
