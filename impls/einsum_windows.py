@@ -30,7 +30,7 @@ def tap_windows(problem: Conv2dProblem) -> np.ndarray:
     return view.reshape(n, problem.groups, c_in // problem.groups, *view.shape[2:])
 
 
-@implementation("einsum", max_gflop=30.0)
+@implementation("einsum", max_gflop=20.0)
 def einsum_windows(problem: Conv2dProblem) -> np.ndarray:
     """Accumulate, over the kernel taps (i, j), the channel contraction of the windows' (i, j) slice."""
     view = tap_windows(problem)

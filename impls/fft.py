@@ -25,7 +25,7 @@ from impls.registry import implementation
 from impls.scipy_correlate import dilate_kernel
 
 
-@implementation("fft", error_model="normwise", max_gflop=20.0)
+@implementation("fft", error_model="normwise", max_gflop=15.0)
 def fft_correlate(problem: Conv2dProblem) -> np.ndarray:
     """Circular convolution by rfft2 of the padded input with the flipped kernel; keep the wrap-free part."""
     image = problem.padded_input()
