@@ -53,6 +53,11 @@ def test_every_invalid_class_raises_conv_argument_error_naming_the_argument(kind
     assert ": " in message, message  # "<argument>=<value>: <why>"
 
 
+def test_empty_arrays_are_refused():
+    with pytest.raises(ConvArgumentError, match="x="):
+        normalize(X[:, :, :0], W, None, padding=2, groups=2)
+
+
 def test_bool_is_not_an_integer_argument():
     with pytest.raises(ConvArgumentError, match="stride=True"):
         normalize(X, W, None, stride=True, groups=2)
