@@ -4,7 +4,7 @@
 
 prints the layer's shape equation (input, kernel, bias and output shapes), the output-size arithmetic for each spatial
 axis step by step, then runs every registered implementation that supports the layer on random data and tabulates its
-largest error against a float64 reference, relative to its error bound, with its time. The exit status is 0 when
+largest error against the property suite's oracle, relative to its error bound, with its time. The exit status is 0 when
 every implementation that ran agrees, 1 when one does not, 2 for bad arguments.
 """
 
@@ -20,10 +20,13 @@ import numpy as np
 
 import impls
 from impls.contract import Conv2dProblem, ConvArgumentError, normalize, output_size
+from impls.registry import ERROR_MODELS
+
+# The explainer is a tool, not an implementation: it measures with the property suite's oracle and error model.
+from properties.errors import C_ELEMENTWISE, C_NORMWISE, error_bound
+from properties.oracle import reference_conv2d
 
 PROG = "convcheck"
-C_ELEMENTWISE = 2  # bound = 2 * K * u * (|x| * |w| + |b|)
-C_NORMWISE = 8  # normwise term: 8 * u * (log2(P) + 1) * sum_c ||x[n, c]||_2 * ||w[o, c]||_2 per output plane
 MAX_ELEMENTS = 2**25  # largest array the explainer allocates for its random data
 OPTION_OF = {"x": "input", "weight": "kernel"}  # contract argument -> command-line option, where they differ
 
@@ -191,24 +194,6 @@ def gflop(problem: Conv2dProblem) -> float:
     return 2 * n * c_out * h_out * w_out * math.prod(problem.weight.shape[1:]) / 1e9
 
 
-def bounds(problem: Conv2dProblem, geometry: dict) -> tuple[np.ndarray, np.ndarray]:
-    """The elementwise bound 2*K*u*(|x| * |w| + |b|) and the normwise term per output plane, in float64."""
-    x, weight, bias = problem.x, problem.weight, problem.bias
-    u = float(np.finfo(x.dtype).eps) / 2
-    k = math.prod(weight.shape[1:])
-    reference = impls.REGISTRY["torch"]
-    magnitude = reference(np.abs(x).astype(np.float64), np.abs(weight).astype(np.float64), None, **geometry)
-    if bias is not None:
-        magnitude += np.abs(bias).astype(np.float64)[:, None, None]
-    top, bottom, left, right = problem.padding
-    plane = (x.shape[2] + top + bottom) * (x.shape[3] + left + right)
-    groups, (c_out, c_group) = problem.groups, weight.shape[:2]
-    x_norms = np.linalg.norm(x.astype(np.float64), axis=(2, 3)).reshape(x.shape[0], groups, 1, c_group)
-    w_norms = np.linalg.norm(weight.astype(np.float64), axis=(2, 3)).reshape(1, groups, c_out // groups, c_group)
-    per_plane = np.sum(x_norms * w_norms, axis=-1).reshape(x.shape[0], c_out, 1, 1)
-    return C_ELEMENTWISE * k * u * magnitude, C_NORMWISE * u * (math.log2(plane) + 1) * per_plane
-
-
 def ratio(error: np.ndarray, bound: np.ndarray) -> float:
     """max(error / bound), where 0/0 counts as 0 and anything else over a zero bound as infinity."""
     scaled = np.divide(error, bound, out=np.where(error > 0, np.inf, 0.0), where=bound > 0)
@@ -235,8 +220,8 @@ def run_all(layer: Layer, problem: Conv2dProblem) -> tuple[list[str], bool]:
     arrays = [rng.standard_normal(s).astype(layer.dtype) for s in present] + [None] * (3 - len(present))
     geometry = layer.geometry()
     problem = normalize(*arrays, **geometry)
-    expected = impls.REGISTRY["torch"](*[None if a is None else a.astype(np.float64) for a in arrays], **geometry)
-    elementwise, normwise = bounds(problem, geometry)
+    expected = reference_conv2d(*arrays, **geometry)
+    bound = {model: error_bound(model, *arrays, **geometry) for model in ERROR_MODELS}
     work = gflop(problem)
     header = f"{'implementation':<16}{'error model':<17}{'err/elementwise':>16}{'err/declared':>14}  agrees"
     header += f"  {'time':>10}"
@@ -258,9 +243,9 @@ def run_all(layer: Layer, problem: Conv2dProblem) -> tuple[list[str], bool]:
             lines.append(f"{name:<16}{entry.error_model:<17}wrong shape {out.shape}, expected {expected.shape}")
             all_agree = False
             continue
-        error = np.abs(out.astype(np.float64) - expected)
-        own = ratio(error, elementwise)
-        declared = own if entry.error_model == "exact-summation" else ratio(error, elementwise + normwise)
+        error = np.abs(out - expected).astype(np.float64)
+        own = ratio(error, bound["exact-summation"])
+        declared = ratio(error, bound[entry.error_model])
         agrees = declared <= 1 and out.dtype == layer.dtype
         all_agree &= agrees
         lines.append(
@@ -270,7 +255,8 @@ def run_all(layer: Layer, problem: Conv2dProblem) -> tuple[list[str], bool]:
     lines += [f"{name:<16}unavailable: {why}" for name, why in impls.UNAVAILABLE.items()]
     lines += [
         "",
-        "err/elementwise: max |y - y_ref| / (2*K*u*(|x| * |w| + |b|)); y_ref: torch in float64; u: unit roundoff",
+        f"err/elementwise: max |y - y_ref| / ({C_ELEMENTWISE}*(K+1)*u*(|x| * |w| + |b|)); y_ref: the suite's oracle in",
+        "                 extended precision; u: unit roundoff; K: products per output",
         "err/declared:    the same for exact-summation entries; for normwise entries the bound adds, per output",
         f"                 plane, {C_NORMWISE}*u*(log2(P)+1)*sum_c ||x[n,c]||_2*||w[o,c]||_2 (P: padded plane size)",
         "agrees:          err/declared <= 1 and the result has the input dtype",
