@@ -1,0 +1,1 @@
+"""The convcheck benchmark suite (pytest-benchmark): workloads as data, the benchmarks, and a chart."""
