@@ -1,8 +1,23 @@
 """im2col: unfold every receptive window into a column of a patch matrix, then one matrix product per chunk.
 
-The patch matrix is built from a strided view of the padded input (no Python loop over pixels). Its workspace is
-bounded: the batch and the output rows are processed in chunks of at most ``WORKSPACE_BYTES``.
+For each group ``g`` the output is ``W[g] (C_out/G, K) @ patches[g] (K, columns)``, with ``K = C_in/G * kH * kW``
+rows (one per input channel and kernel tap) and one column per output pixel. The work goes in chunks (a run of whole
+images, or a band of output rows of one image) so that the workspace stays bounded and the product stays wide:
+
+1. the chunk's band of padded input rows is copied once into a buffer with its zero border, its rows and columns
+   split by phase (``row % stride``, ``col % stride``) so that every kernel tap reads unit-stride rows; without
+   padding and with stride 1 the input itself is the band;
+2. the patch block is filled by one copy per phase pair out of a window view of the band (``sliding_window_view``):
+   contiguous runs of ``W_out`` values, never a Python loop over pixels;
+3. the product is written straight into the output layout ``(N, C_out, H_out*W_out)`` (one image per chunk), or,
+   for small images, several images share one wider product that is then scattered to its images.
+
+The output extent is where the strided windows fit (a window view of the padded plane), not the shared formula.
 """
+
+from __future__ import annotations
+
+from math import gcd
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -10,11 +25,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 from impls.contract import Conv2dProblem
 from impls.registry import implementation
 
-WORKSPACE_BYTES = 48 * 2**20
+WORKSPACE_BYTES = 48 * 2**20  # hard bound on the extra memory of one call (band + patch block + product buffer)
+BLOCK_BYTES = 16 * 2**20  # preferred workspace of one chunk
+TARGET_COLUMNS = 4096  # preferred product width (output pixels per chunk): narrower products run slower
 
 
 def windows(problem: Conv2dProblem) -> np.ndarray:
-    """A view (N, G, C_in/G, kH, kW, H_out, W_out) of every dilated window, stride applied."""
+    """A view (N, G, C_in/G, kH, kW, H_out, W_out) of every dilated window of the padded input, stride applied."""
     image = problem.padded_input()
     n, c_in = image.shape[:2]
     kh, kw = problem.weight.shape[2:]
@@ -25,24 +42,160 @@ def windows(problem: Conv2dProblem) -> np.ndarray:
     return view.reshape(n, problem.groups, c_in // problem.groups, kh, kw, *view.shape[-2:])
 
 
+def window_positions(plane: tuple[int, int], span: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:
+    """(H_out, W_out): how many strided windows of ``span`` fit in a padded ``plane`` (a zero-cost window view)."""
+    empty = np.broadcast_to(np.float32(0), plane)
+    return sliding_window_view(empty, span)[:: stride[0], :: stride[1]].shape[:2]
+
+
+def tap_classes(kernel: int, stride: int, dilation: int) -> list[tuple[slice, int, int, int]]:
+    """Group the taps of one axis by the phase they read: ``(taps, phase, first offset, offset step)``.
+
+    Tap ``t`` of output position ``i`` reads padded index ``i*stride + t*dilation`` = phase ``p`` (that index modulo
+    ``stride``), position ``i + offset`` of the phase. Within one phase the taps form the progression ``taps``,
+    with offsets ``first, first + step, ...``.
+    """
+    step = stride // gcd(stride, dilation)
+    classes = []
+    for first in range(min(step, kernel)):
+        phase, offset = divmod(first * dilation, stride)[::-1]
+        classes.append((slice(first, kernel, step), phase, offset, step * dilation // stride))
+    return classes
+
+
+class Unfolder:
+    """Copies chunks of the (padded) input into patch blocks ``(G, K, images * rows * cols)``."""
+
+    def __init__(self, problem: Conv2dProblem):
+        self.x = problem.x
+        self.padding = problem.padding
+        self.stride, self.groups = problem.stride, problem.groups
+        kh, kw = problem.weight.shape[2:]
+        self.kernel = (kh, kw)
+        dh, dw = problem.dilation
+        self.span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+        top, bottom, left, right = self.padding
+        self.plane = (self.x.shape[2] + top + bottom, self.x.shape[3] + left + right)
+        self.rows_by_phase = tap_classes(kh, self.stride[0], dh)
+        self.cols_by_phase = tap_classes(kw, self.stride[1], dw)
+        self.copy_input = any(self.padding) or self.stride != (1, 1)
+        self.band = None  # phase-split, zero-bordered band of padded input rows, allocated on first use
+
+    def band_rows(self, first_row: int, rows: int) -> tuple[int, int]:
+        """The padded input rows [start, stop) that output rows [first_row, first_row + rows) read."""
+        start = first_row * self.stride[0]
+        return start, start + (rows - 1) * self.stride[0] + self.span[0]
+
+    def band_shape(self, count: int, rows: int) -> tuple[int, ...]:
+        """(images, C, row phases, rows per phase, column phases, columns per phase) of a band."""
+        start, stop = self.band_rows(0, rows)
+        (sh, sw), width = self.stride, self.plane[1]
+        return (count, self.x.shape[1], sh, -(-(stop - start) // sh), sw, -(-width // sw))
+
+    def source(self, images: slice, first_row: int, rows: int) -> np.ndarray:
+        """The band of padded input rows of a chunk, phase-split (a view of ``x`` when there is nothing to do)."""
+        start, stop = self.band_rows(first_row, rows)
+        if not self.copy_input:
+            return self.x[images, :, None, start:stop, None, :]
+        count = images.stop - images.start
+        shape = self.band_shape(count, rows)
+        if self.band is None or any(have < need for have, need in zip(self.band.shape, shape, strict=True)):
+            self.band = np.empty(shape, dtype=self.x.dtype)
+        band = self.band[: shape[0], :, :, : shape[3], :, : shape[5]]
+        (sh, sw), (top, _, left, _) = self.stride, self.padding
+        height, width = self.x.shape[2:]
+        for _, p, _, _ in self.rows_by_phase:  # only the phases some tap reads
+            # Phase rows a hold padded row start + p + a*sh, that is input row start + p + a*sh - top.
+            a_lo = min(shape[3], max(0, -(-(top - start - p) // sh)))
+            a_hi = max(a_lo, min(shape[3], -(-(top + height - start - p) // sh)))
+            for _, q, _, _ in self.cols_by_phase:
+                b_lo = min(shape[5], max(0, -(-(left - q) // sw)))
+                b_hi = max(b_lo, min(shape[5], -(-(left + width - q) // sw)))
+                phase = band[:, :, p, :, q, :]
+                phase[:, :, :a_lo] = 0
+                phase[:, :, a_hi:] = 0
+                phase[:, :, :, :b_lo] = 0
+                phase[:, :, :, b_hi:] = 0
+                if a_hi > a_lo and b_hi > b_lo:
+                    row0, col0 = start + p + a_lo * sh - top, q + b_lo * sw - left
+                    picked_rows = slice(row0, row0 + (a_hi - a_lo - 1) * sh + 1, sh)
+                    picked_cols = slice(col0, col0 + (b_hi - b_lo - 1) * sw + 1, sw)
+                    phase[:, :, a_lo:a_hi, b_lo:b_hi] = self.x[images, :, picked_rows, picked_cols]
+        return band
+
+    def patches(self, images: slice, first_row: int, rows: int, first_col: int, width: int, out: np.ndarray):
+        """Write the patch block of a chunk into ``out`` and return it shaped (G, K, images * rows * width)."""
+        band = self.source(images, first_row, rows)
+        count, channels = band.shape[:2]
+        block = out[: channels * self.kernel[0] * self.kernel[1] * count * rows * width]
+        block = block.reshape(channels, *self.kernel, count, rows, width)
+        for taps_h, p, offset_h, step_h in self.rows_by_phase:
+            for taps_w, q, offset_w, step_w in self.cols_by_phase:
+                target = block[:, taps_h, taps_w]
+                span = ((target.shape[1] - 1) * step_h + 1, (target.shape[2] - 1) * step_w + 1)
+                view = sliding_window_view(band[:, :, p, :, q, :], span, axis=(2, 3))
+                view = view[:, :, offset_h : offset_h + rows, offset_w + first_col :, ::step_h, ::step_w]
+                np.copyto(target, view[:, :, :, :width].transpose(1, 4, 5, 0, 2, 3))
+        return block.reshape(self.groups, -1, count * rows * width)
+
+
+def plan(n: int, h_out: int, w_out: int, bytes_of) -> tuple[int, int, int]:
+    """Chunk sizes (images, output rows, output columns): about ``TARGET_COLUMNS`` output pixels per product,
+    within ``BLOCK_BYTES`` of workspace (``bytes_of(images, rows, cols)``), and never more than ``WORKSPACE_BYTES``."""
+    pixels = h_out * w_out
+    if bytes_of(1, h_out, w_out) <= BLOCK_BYTES and pixels <= TARGET_COLUMNS:
+        images = max(1, min(n, TARGET_COLUMNS // pixels))
+        while images > 1 and bytes_of(images, h_out, w_out) > BLOCK_BYTES:
+            images -= 1
+        return images, h_out, w_out
+    rows = max(1, min(h_out, TARGET_COLUMNS // w_out))
+    while rows > 1 and bytes_of(1, rows, w_out) > BLOCK_BYTES:
+        rows -= 1
+    cols = w_out
+    while cols > 1 and bytes_of(1, rows, cols) > WORKSPACE_BYTES:
+        cols = (cols + 1) // 2
+    return 1, rows, cols
+
+
 @implementation("im2col", max_gflop=50.0)
 def patch_matrix(problem: Conv2dProblem) -> np.ndarray:
-    """out[n, g] = W[g] (C_out/G, K) @ patches[n, g] (K, H_out*W_out), chunked over batch and output rows."""
-    view = windows(problem)
-    n, groups, c_group, kh, kw, h_out, w_out = view.shape
-    c_out = problem.weight.shape[0]
+    """out[n, g] = W[g] (C_out/G, K) @ patches[n, g] (K, H_out*W_out), chunked over images, rows and columns."""
+    unfolder = Unfolder(problem)
+    h_out, w_out = window_positions(unfolder.plane, unfolder.span, problem.stride)
+    n, c_in = problem.x.shape[:2]
+    c_out, c_group, kh, kw = problem.weight.shape
+    groups, itemsize, per_group = problem.groups, problem.x.itemsize, c_out // problem.groups
     depth = c_group * kh * kw
-    weight = problem.weight.reshape(groups, c_out // groups, depth)
+    weight = np.ascontiguousarray(problem.weight).reshape(groups, per_group, depth)
+    bias = None if problem.bias is None else problem.bias.reshape(groups, per_group, 1)
     out = np.empty((n, c_out, h_out, w_out), dtype=problem.x.dtype)
-    row_bytes = groups * depth * w_out * view.itemsize
-    rows = max(1, min(h_out, WORKSPACE_BYTES // row_bytes))
-    items = max(1, min(n, WORKSPACE_BYTES // (row_bytes * h_out))) if rows == h_out else 1
-    for first in range(0, n, items):
+    columns = out.reshape(n, groups, per_group, h_out * w_out)
+
+    def workspace(images: int, rows: int, cols: int) -> int:  # patch block + product buffer + band
+        band = np.prod(unfolder.band_shape(images, rows)) if unfolder.copy_input else 0
+        product = c_out * images * rows * cols if images > 1 else 0
+        return int(c_in * kh * kw * images * rows * cols + product + band) * itemsize
+
+    images, rows, cols = plan(n, h_out, w_out, workspace)
+    block = np.empty(c_in * kh * kw * images * rows * cols, dtype=problem.x.dtype)
+    product = np.empty((groups, per_group, images * h_out * w_out), problem.x.dtype) if images > 1 else None
+    for first in range(0, n, images):
+        chunk = slice(first, min(n, first + images))
         for top in range(0, h_out, rows):
-            chunk = view[first : first + items, ..., top : top + rows, :]
-            patches = np.ascontiguousarray(chunk).reshape(chunk.shape[0], groups, depth, -1)
-            product = np.matmul(weight, patches)  # (items, G, C_out/G, rows*W_out)
-            out[first : first + items, :, top : top + rows, :] = product.reshape(chunk.shape[0], c_out, -1, w_out)
-    if problem.bias is not None:
-        out += problem.bias[:, None, None]
+            band = min(rows, h_out - top)
+            for left in range(0, w_out, cols):
+                width = min(cols, w_out - left)
+                patches = unfolder.patches(chunk, top, band, left, width, block)
+                if product is None:  # one image: the product is written straight into the output rows
+                    target = columns[first, :, :, top * w_out : (top + band) * w_out]
+                    if width != w_out:  # a run of columns of one row
+                        target = target[:, :, left : left + width]
+                    np.matmul(weight, patches, out=target)
+                else:  # several images: one wide product, then scattered to (N, C_out, H_out*W_out)
+                    count = chunk.stop - chunk.start
+                    result = np.matmul(weight, patches, out=product[..., : patches.shape[-1]])
+                    target = columns[chunk]
+                    target[...] = result.reshape(groups, per_group, count, -1).transpose(2, 0, 1, 3)
+                if bias is not None:
+                    target += bias
     return out
