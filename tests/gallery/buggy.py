@@ -1,9 +1,9 @@
 """Deliberately wrong conv2d callables: each is the correct computation with exactly ONE realistic defect.
 
 Every entry validates its arguments with the shared contract (``impls.normalize``), so that only its one bug is
-wrong about it; the one exception is :func:`channels_unchecked`, whose bug is the missing validation. The correct
-computation is torch's (:func:`_conv` on a possibly altered problem) or the gallery's own direct sum. These are test
-fixtures for the property suite (``tests/test_gallery.py``) and are never registered.
+wrong about it; the exceptions are :func:`channels_unchecked` and :func:`dtypes_unchecked`, whose bug is a missing
+check. The correct computation is torch's (:func:`_conv` on a possibly altered problem) or the gallery's own direct
+sum. These are test fixtures for the property suite (``tests/test_gallery.py``) and are never registered.
 """
 
 import functools
@@ -122,6 +122,13 @@ def edge_padding(p):
     return _conv(p, x=x, padding=(0, 0, 0, 0))
 
 
+@_defect
+def border_without_bias(p):
+    """Outputs whose window lies wholly in the padding are left zero: the bias is added only where x is seen."""
+    seen = _conv(p, x=np.ones_like(p.x), weight=np.ones_like(p.weight), bias=None)
+    return np.where(seen > 0, _conv(p), 0)
+
+
 # --- channels, groups, batch, bias --------------------------------------------------------------------------------
 
 
@@ -137,6 +144,13 @@ def channels_unchecked(x, weight, bias=None, stride=1, padding=0, dilation=1, gr
     """No channel check: only the input channels the weight asks for are read; extra ones are silently ignored."""
     if isinstance(x, np.ndarray) and x.ndim == 4 and np.ndim(weight) == 4 and isinstance(groups, int) and groups > 0:
         x = x[:, : np.shape(weight)[1] * groups]
+    return _conv(normalize(x, weight, bias, stride, padding, dilation, groups))
+
+
+def dtypes_unchecked(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """No dtype check: a weight (and bias) of another float dtype is silently cast to x's dtype."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        weight, bias = (a.astype(x.dtype) if isinstance(a, np.ndarray) else a for a in (weight, bias))
     return _conv(normalize(x, weight, bias, stride, padding, dilation, groups))
 
 
