@@ -81,62 +81,64 @@ class Unfolder:
         self.copy_input = any(self.padding) or self.stride != (1, 1)
         self.band = None  # phase-split, zero-bordered band of padded input rows, allocated on first use
 
-    def band_rows(self, first_row: int, rows: int) -> tuple[int, int]:
-        """The padded input rows [start, stop) that output rows [first_row, first_row + rows) read."""
-        start = first_row * self.stride[0]
-        return start, start + (rows - 1) * self.stride[0] + self.span[0]
+    def extent(self, axis: int, first: int, count: int) -> tuple[int, int]:
+        """The padded input range [start, stop) along ``axis`` (0: rows, 1: columns) that ``count`` outputs from
+        output index ``first`` read."""
+        start = first * self.stride[axis]
+        return start, start + (count - 1) * self.stride[axis] + self.span[axis]
 
-    def band_shape(self, count: int, rows: int) -> tuple[int, ...]:
-        """(images, C, row phases, rows per phase, column phases, columns per phase) of a band."""
-        start, stop = self.band_rows(0, rows)
-        (sh, sw), width = self.stride, self.plane[1]
-        return (count, self.x.shape[1], sh, -(-(stop - start) // sh), sw, -(-width // sw))
+    def band_shape(self, images: int, rows: int, cols: int) -> tuple[int, ...]:
+        """(images, C, row phases, rows per phase, column phases, columns per phase) of a chunk's band."""
+        (sh, sw), (r0, r1), (c0, c1) = self.stride, self.extent(0, 0, rows), self.extent(1, 0, cols)
+        return (images, self.x.shape[1], sh, -(-(r1 - r0) // sh), sw, -(-(c1 - c0) // sw))
 
-    def source(self, images: slice, first_row: int, rows: int) -> np.ndarray:
-        """The band of padded input rows of a chunk, phase-split (a view of ``x`` when there is nothing to do)."""
-        start, stop = self.band_rows(first_row, rows)
+    def source(self, images: slice, first_row: int, rows: int, first_col: int, cols: int) -> np.ndarray:
+        """The padded input a chunk reads, phase-split (a view of ``x`` when there is nothing to do)."""
+        (r0, r1), (c0, c1) = self.extent(0, first_row, rows), self.extent(1, first_col, cols)
         if not self.copy_input:
-            return self.x[images, :, None, start:stop, None, :]
-        count = images.stop - images.start
-        shape = self.band_shape(count, rows)
+            return self.x[images, :, None, r0:r1, None, c0:c1]
+        shape = self.band_shape(images.stop - images.start, rows, cols)
         if self.band is None or any(have < need for have, need in zip(self.band.shape, shape, strict=True)):
             self.band = np.empty(shape, dtype=self.x.dtype)
         band = self.band[: shape[0], :, :, : shape[3], :, : shape[5]]
         (sh, sw), (top, _, left, _) = self.stride, self.padding
         height, width = self.x.shape[2:]
+
+        def inside(start: int, phase: int, step: int, size: int, pad: int, extent: int) -> tuple[int, int]:
+            # Phase entries a hold padded index start + phase + a*step, input index start + phase + a*step - pad.
+            low = min(size, max(0, -(-(pad - start - phase) // step)))
+            return low, max(low, min(size, -(-(pad + extent - start - phase) // step)))
+
         for _, p, _, _ in self.rows_by_phase:  # only the phases some tap reads
-            # Phase rows a hold padded row start + p + a*sh, that is input row start + p + a*sh - top.
-            a_lo = min(shape[3], max(0, -(-(top - start - p) // sh)))
-            a_hi = max(a_lo, min(shape[3], -(-(top + height - start - p) // sh)))
+            a_lo, a_hi = inside(r0, p, sh, shape[3], top, height)
             for _, q, _, _ in self.cols_by_phase:
-                b_lo = min(shape[5], max(0, -(-(left - q) // sw)))
-                b_hi = max(b_lo, min(shape[5], -(-(left + width - q) // sw)))
+                b_lo, b_hi = inside(c0, q, sw, shape[5], left, width)
                 phase = band[:, :, p, :, q, :]
                 phase[:, :, :a_lo] = 0
                 phase[:, :, a_hi:] = 0
                 phase[:, :, :, :b_lo] = 0
                 phase[:, :, :, b_hi:] = 0
                 if a_hi > a_lo and b_hi > b_lo:
-                    row0, col0 = start + p + a_lo * sh - top, q + b_lo * sw - left
-                    picked_rows = slice(row0, row0 + (a_hi - a_lo - 1) * sh + 1, sh)
-                    picked_cols = slice(col0, col0 + (b_hi - b_lo - 1) * sw + 1, sw)
+                    row, col = r0 + p + a_lo * sh - top, c0 + q + b_lo * sw - left
+                    picked_rows = slice(row, row + (a_hi - a_lo - 1) * sh + 1, sh)
+                    picked_cols = slice(col, col + (b_hi - b_lo - 1) * sw + 1, sw)
                     phase[:, :, a_lo:a_hi, b_lo:b_hi] = self.x[images, :, picked_rows, picked_cols]
         return band
 
-    def patches(self, images: slice, first_row: int, rows: int, first_col: int, width: int, out: np.ndarray):
-        """Write the patch block of a chunk into ``out`` and return it shaped (G, K, images * rows * width)."""
-        band = self.source(images, first_row, rows)
+    def patches(self, images: slice, first_row: int, rows: int, first_col: int, cols: int, out: np.ndarray):
+        """Write the patch block of a chunk into ``out`` and return it shaped (G, K, images * rows * cols)."""
+        band = self.source(images, first_row, rows, first_col, cols)
         count, channels = band.shape[:2]
-        block = out[: channels * self.kernel[0] * self.kernel[1] * count * rows * width]
-        block = block.reshape(channels, *self.kernel, count, rows, width)
+        block = out[: channels * self.kernel[0] * self.kernel[1] * count * rows * cols]
+        block = block.reshape(channels, *self.kernel, count, rows, cols)
         for taps_h, p, offset_h, step_h in self.rows_by_phase:
             for taps_w, q, offset_w, step_w in self.cols_by_phase:
                 target = block[:, taps_h, taps_w]
                 span = ((target.shape[1] - 1) * step_h + 1, (target.shape[2] - 1) * step_w + 1)
                 view = sliding_window_view(band[:, :, p, :, q, :], span, axis=(2, 3))
-                view = view[:, :, offset_h : offset_h + rows, offset_w + first_col :, ::step_h, ::step_w]
-                np.copyto(target, view[:, :, :, :width].transpose(1, 4, 5, 0, 2, 3))
-        return block.reshape(self.groups, -1, count * rows * width)
+                view = view[:, :, offset_h : offset_h + rows, offset_w : offset_w + cols, ::step_h, ::step_w]
+                np.copyto(target, view.transpose(1, 4, 5, 0, 2, 3))
+        return block.reshape(self.groups, -1, count * rows * cols)
 
 
 def plan(n: int, h_out: int, w_out: int, bytes_of) -> tuple[int, int, int]:
@@ -172,7 +174,7 @@ def patch_matrix(problem: Conv2dProblem) -> np.ndarray:
     columns = out.reshape(n, groups, per_group, h_out * w_out)
 
     def workspace(images: int, rows: int, cols: int) -> int:  # patch block + product buffer + band
-        band = np.prod(unfolder.band_shape(images, rows)) if unfolder.copy_input else 0
+        band = np.prod(unfolder.band_shape(images, rows, cols)) if unfolder.copy_input else 0
         product = c_out * images * rows * cols if images > 1 else 0
         return int(c_in * kh * kw * images * rows * cols + product + band) * itemsize
 
