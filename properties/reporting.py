@@ -71,12 +71,16 @@ def assert_close(actual, expected, bound, what: str, impl, case: ConvCase, compa
     raise failure(what, detail, impl, case, compared_with)
 
 
-def record_evidence(expected: np.ndarray) -> None:
-    """Tag examples that prove little: outputs mostly zero, or all equal."""
+def evidence(expected: np.ndarray) -> str:
+    """How much an example's expected output can show: weak when mostly zero or all equal."""
     values = np.asarray(expected)
     if values.size > 1 and np.all(values == values.flat[0]):
-        event("weak evidence: every output equal")
-    elif np.mean(values == 0) > 0.5:
-        event("weak evidence: most outputs zero")
-    else:
-        event("evidence: varied outputs")
+        return "weak evidence: every output equal"
+    if np.mean(values == 0) > 0.5:
+        return "weak evidence: most outputs zero"
+    return "evidence: varied outputs"
+
+
+def record_evidence(expected: np.ndarray) -> None:
+    """Tag the example for ``--hypothesis-show-statistics``."""
+    event(evidence(expected))

@@ -14,9 +14,28 @@ from hypothesis import strategies as st
 
 from impls import Capabilities
 
-MAX_BATCH, MAX_CHANNELS, MAX_SIZE, MAX_KERNEL, MAX_STRIDE, MAX_DILATION, MAX_PADDING = 4, 8, 24, 7, 4, 3, 4
 VALUE_KINDS = ("int", "normal", "positive", "wide")
 LAYOUTS = ("contiguous", "fortran", "channels_last", "strided", "reversed")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The range a strategy draws from: up to these values (from 1, padding from 0), C_in and H, W from a floor."""
+
+    batch: int
+    channels: int  # C_in and C_out
+    size: int  # H and W, unless the kernel needs a larger input
+    kernel: int
+    stride: int
+    dilation: int
+    padding: int
+    min_channels: int = 1  # C_in
+    min_size: int = 1  # H and W
+
+
+SMALL = Limits(batch=4, channels=8, size=24, kernel=7, stride=4, dilation=3, padding=4)
+# Past the small cases: channel counts beyond a blocking factor of 8 or 16, planes beyond tiles of 16 or 32.
+LARGE = Limits(batch=2, channels=24, size=48, kernel=5, stride=3, dilation=2, padding=3, min_channels=9, min_size=25)
 
 
 @dataclass(frozen=True)
@@ -39,11 +58,21 @@ class ConvCase:
     values: str = "int"
     scale: tuple[int, int] = (0, 0)  # powers of two for x and weight (float kinds)
     layout: tuple[str, str] = ("contiguous", "contiguous")  # x, weight
+    ints: bool = False  # pass stride, padding and dilation as one int where both axes agree
     seed: int = 0
 
     def geometry(self) -> dict:
         """The keyword arguments of the conv2d call."""
-        return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation, "groups": self.groups}
+
+        def spelled(pair):
+            return pair[0] if self.ints and not isinstance(pair, str) and pair[0] == pair[1] else pair
+
+        return {
+            "stride": spelled(self.stride),
+            "padding": spelled(self.padding),
+            "dilation": spelled(self.dilation),
+            "groups": self.groups,
+        }
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Fresh (x, weight, bias) for this case, in the case's memory layouts."""
@@ -71,6 +100,8 @@ class ConvCase:
         ]
         if self.layout != ("contiguous", "contiguous"):
             parts.append(f"layout x={self.layout[0]} w={self.layout[1]}")
+        if self.ints:
+            parts.append("int-args")
         return " ".join(parts)
 
     def contiguous(self) -> ConvCase:
@@ -116,6 +147,12 @@ def _allowed(values: tuple[int, ...] | None, low: int, high: int):
     return st.sampled_from(choices)
 
 
+def _pair(draw, values, square: bool) -> tuple[int, int]:
+    """Two draws from ``values``, or one used for both axes when ``square``."""
+    first = draw(values)
+    return (first, first) if square else (first, draw(values))
+
+
 @st.composite
 def conv_cases(
     draw,
@@ -123,37 +160,42 @@ def conv_cases(
     values=VALUE_KINDS,
     layouts: bool = True,
     min_groups: int = 1,
-    min_size: int = 1,
-    max_batch: int = MAX_BATCH,
     padding_modes=("pair", "same", "valid"),
     bias=None,
+    limits: Limits = SMALL,
 ) -> ConvCase:
-    """Configurations inside ``capabilities``: kernel, dilation, stride and padding first, then an input that fits."""
+    """Configurations inside ``capabilities``: kernel, dilation, stride and padding first, then an input that fits.
+
+    A quarter of the cases spell stride, padding and dilation as one int for both axes (the contract's other form).
+    """
+    ints = draw(st.integers(0, 3)) == 3  # shrinks towards pairs
     if capabilities.kernel_sizes is not None:
         kh, kw = draw(st.sampled_from(capabilities.kernel_sizes))
     else:
-        kh, kw = draw(st.integers(1, MAX_KERNEL)), draw(st.integers(1, MAX_KERNEL))
-    stride = (draw(_allowed(capabilities.strides, 1, MAX_STRIDE)), draw(_allowed(capabilities.strides, 1, MAX_STRIDE)))
-    dilation = tuple(draw(_allowed(capabilities.dilations, 1, MAX_DILATION)) for _ in range(2))
+        kh, kw = _pair(draw, st.integers(1, limits.kernel), square=False)
+    stride = _pair(draw, _allowed(capabilities.strides, 1, limits.stride), ints)
+    dilation = _pair(draw, _allowed(capabilities.dilations, 1, limits.dilation), ints)
     modes = [m for m in padding_modes if m != "same" or stride == (1, 1)]
     mode = draw(st.sampled_from(modes))
     if mode == "pair":
-        padding = (draw(st.integers(0, MAX_PADDING)), draw(st.integers(0, MAX_PADDING)))
+        padding = _pair(draw, st.integers(0, limits.padding), ints)
         totals = (2 * padding[0], 2 * padding[1])
     else:
         padding = mode
         totals = (dilation[0] * (kh - 1), dilation[1] * (kw - 1)) if mode == "same" else (0, 0)
     spans = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
     h, w = (
-        draw(st.integers(lo, max(lo, MAX_SIZE)))
-        for lo in (max(min_size, s - t) for s, t in zip(spans, totals, strict=True))
+        draw(st.integers(lo, max(lo, limits.size)))
+        for lo in (max(limits.min_size, s - t) for s, t in zip(spans, totals, strict=True))
     )
-    groups = draw(st.integers(min_groups, MAX_CHANNELS)) if capabilities.groups else 1
-    per_group = MAX_CHANNELS // groups
+    groups = 1
+    if capabilities.groups:  # half the cases have the fewest groups allowed, so that groups keep many channels
+        groups = draw(st.one_of(st.just(min_groups), st.integers(min_groups, limits.channels)))
+    per_group = limits.channels // groups
     kind = draw(st.sampled_from(values))
     return ConvCase(
-        n=draw(st.integers(1, max_batch)),
-        c_in=groups * draw(st.integers(1, per_group)),
+        n=draw(st.integers(1, limits.batch)),
+        c_in=groups * draw(st.integers(min(per_group, -(-limits.min_channels // groups)), per_group)),
         h=h,
         w=w,
         c_out=groups * draw(st.integers(1, per_group)),
@@ -168,6 +210,7 @@ def conv_cases(
         values=kind,
         scale=(0, 0) if kind == "int" else (draw(st.integers(-12, 12)), draw(st.integers(-12, 12))),
         layout=(draw(st.sampled_from(LAYOUTS)), draw(st.sampled_from(LAYOUTS))) if layouts else LAYOUTS[:1] * 2,
+        ints=ints,
         seed=draw(st.integers(0, 2**32 - 1)),
     )
 

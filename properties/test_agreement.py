@@ -7,7 +7,7 @@ from impls import normalize
 from properties.errors import error_bound
 from properties.oracle import reference_conv2d
 from properties.reporting import assert_close, record_evidence
-from properties.strategies import conv_cases
+from properties.strategies import LARGE, conv_cases
 from properties.support import allowed_difference, call_or_skip, examples
 
 
@@ -22,6 +22,19 @@ def test_matches_oracle_within_error_bound(impl, data):
     record_evidence(expected)
     bound = error_bound(impl.error_model, x, weight, bias, **case.geometry())
     assert_close(out, expected, bound, "agreement with the oracle", impl, case)
+
+
+@examples(0.25)
+@given(data=st.data())
+def test_matches_oracle_on_larger_layers(impl, data):
+    """The same bound past the small cases: up to 24 channels and 48x48 planes, where blocked or tiled code has
+    remainders and chunk boundaries that small cases never reach."""
+    case = data.draw(conv_cases(impl.capabilities, limits=LARGE), label="case")
+    x, weight, bias = case.arrays()
+    out = call_or_skip(impl, x, weight, bias, **case.geometry())
+    expected = reference_conv2d(x, weight, bias, **case.geometry())
+    bound = error_bound(impl.error_model, x, weight, bias, **case.geometry())
+    assert_close(out, expected, bound, "agreement with the oracle on a larger layer", impl, case)
 
 
 @examples(1)

@@ -5,13 +5,13 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 
 from impls import REGISTRY, normalize
 from properties.errors import error_bound, is_exact_data
 from properties.oracle import reference_conv2d
-from properties.reporting import assert_close
-from properties.strategies import ConvCase, conv_cases, with_layout
+from properties.reporting import assert_close, evidence
+from properties.strategies import LARGE, ConvCase, conv_cases, exact_cases, with_layout
 
 FEW = settings(max_examples=30, deadline=None)
 
@@ -34,7 +34,7 @@ def test_layouts_keep_values_and_change_memory_order(layout):
     assert not view.flags.c_contiguous
 
 
-@FEW
+@settings(max_examples=200, deadline=None)
 @given(conv_cases(values=("normal", "wide")))
 def test_oracle_agrees_with_torch_in_float64(case):
     """The oracle is written independently; torch in float64 is an outside witness of it."""
@@ -55,6 +55,25 @@ def test_oracle_agrees_with_torch_in_float64(case):
     expected = reference_conv2d(x, weight, bias, **case.geometry())
     assert witness.shape == expected.shape
     assert np.all(np.abs(witness - expected) <= error_bound("exact-summation", x, weight, bias, **case.geometry()))
+
+
+@pytest.mark.parametrize(
+    "strategy", [conv_cases(), exact_cases(), conv_cases(limits=LARGE)], ids=["cases", "exact_cases", "large_cases"]
+)
+def test_weak_evidence_is_a_small_minority(strategy):
+    """Examples whose outputs are mostly zero or all equal prove little: at most 15% of what the strategies draw."""
+    kinds = []
+
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True, phases=[Phase.generate])
+    @given(strategy)
+    def draw(case):
+        x, weight, bias = case.arrays()
+        kinds.append(evidence(reference_conv2d(x, weight, bias, **case.geometry())))
+
+    draw()
+    weak = sum(kind.startswith("weak") for kind in kinds) / len(kinds)
+    assert len(kinds) >= 150
+    assert weak <= 0.15, f"{weak:.0%} of {len(kinds)} drawn cases are weak evidence"
 
 
 def _float16_accumulation(case):
