@@ -32,6 +32,10 @@ class Limits:
     min_channels: int = 1  # C_in
     min_size: int = 1  # H and W
 
+    def max_gflop(self) -> float:
+        """An upper bound of the cost of one drawn case, ``2 * N * C_out * H_out * W_out * C_in * kH * kW``."""
+        return 2 * self.batch * self.channels**2 * (self.size + 2 * self.padding) ** 2 * self.kernel**2 / 1e9
+
 
 SMALL = Limits(batch=4, channels=8, size=24, kernel=7, stride=4, dilation=3, padding=4)
 # Past the small cases: channel counts beyond a blocking factor of 8 or 16, planes beyond tiles of 16 or 32.

@@ -8,7 +8,7 @@ from properties.errors import error_bound
 from properties.oracle import reference_conv2d
 from properties.reporting import assert_close, record_evidence
 from properties.strategies import LARGE, conv_cases
-from properties.support import allowed_difference, call_or_skip, examples
+from properties.support import allowed_difference, call_or_skip, examples, require
 
 
 @examples(2.5)
@@ -29,6 +29,8 @@ def test_matches_oracle_within_error_bound(impl, data):
 def test_matches_oracle_on_larger_layers(impl, data):
     """The same bound past the small cases: up to 24 channels and 48x48 planes, where blocked or tiled code has
     remainders and chunk boundaries that small cases never reach."""
+    cost = LARGE.max_gflop()
+    require(impl, impl.max_gflop is None or impl.max_gflop >= cost, f"cost hint max_gflop below {cost:.2g} GFLOP")
     case = data.draw(conv_cases(impl.capabilities, limits=LARGE), label="case")
     x, weight, bias = case.arrays()
     out = call_or_skip(impl, x, weight, bias, **case.geometry())

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from impls import Conv2dProblem, normalize
+from impls import REGISTRY, Conv2dProblem, normalize
 from impls.torch_conv import torch_conv2d
 from tests.gallery.correct import direct_sum
 
@@ -101,6 +101,13 @@ def dilation_height_only(p):
     return _conv(p, dilation=(p.dilation[0], 1))
 
 
+def int_dilation_height_only(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """A dilation given as one int is read as (d, 1): only a (dh, dw) pair dilates the width."""
+    if isinstance(dilation, int):
+        dilation = (dilation, 1)
+    return _conv(normalize(x, weight, bias, stride, padding, dilation, groups))
+
+
 @_defect
 def dilation_minus_one(p):
     """The dilation is read as the number of zeros between taps: taps are d - 1 apart (at least 1), not d."""
@@ -152,6 +159,17 @@ def dtypes_unchecked(x, weight, bias=None, stride=1, padding=0, dilation=1, grou
     if isinstance(x, np.ndarray) and x.dtype.kind == "f":
         weight, bias = (a.astype(x.dtype) if isinstance(a, np.ndarray) else a for a in (weight, bias))
     return _conv(normalize(x, weight, bias, stride, padding, dilation, groups))
+
+
+@_defect
+def channel_block_remainder(p):
+    """Input channels are summed in blocks of 8 and a last partial block is dropped (only past 8 channels a group)."""
+    c_group = p.weight.shape[1]
+    if c_group <= 8:
+        return _conv(p)
+    weight = p.weight.copy()
+    weight[:, c_group // 8 * 8 :] = 0
+    return _conv(p, weight=weight)
 
 
 @_defect
@@ -210,6 +228,34 @@ def nondeterministic_order(p):
     order = np.random.default_rng().permutation(c_group)
     channels = (np.arange(p.groups)[:, None] * c_group + order).ravel()
     return _conv(p, x=p.x[:, channels], weight=p.weight[:, order])
+
+
+# --- transform methods, declared normwise as a real one would be -------------------------------------------------
+
+
+@_defect
+def fft_circular_padding(p):
+    """An FFT convolution's wrap-around left in: the zero border is replaced by the opposite edge (circular padding)."""
+    top, bottom, left, right = p.padding
+    x = np.pad(p.x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="wrap")
+    return _conv(p, x=x, padding=(0, 0, 0, 0))
+
+
+fft_circular_padding.error_model = "normwise"
+
+
+@_defect
+def fft_single_precision(p):
+    """float64 data transformed in single precision (complex64), the result cast back to float64."""
+    single = (None if a is None else a.astype(np.float32) for a in (p.x, p.weight, p.bias))
+    x, weight, bias = single
+    geometry = {"stride": p.stride, "dilation": p.dilation, "groups": p.groups}
+    top, bottom, left, right = p.padding
+    x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    return REGISTRY["fft"](x, weight, bias, padding=0, **geometry).astype(p.x.dtype)
+
+
+fft_single_precision.error_model = "normwise"
 
 
 # --- memory and hygiene -------------------------------------------------------------------------------------------

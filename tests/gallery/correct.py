@@ -6,8 +6,10 @@ still correct. Each has the contract's signature and validates with the shared c
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy.signal import fftconvolve
 
 from impls import Conv2dProblem, normalize
+from impls.scipy_correlate import dilate_kernel
 
 
 def einsum_float64(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -49,3 +51,51 @@ def direct_sum(problem: Conv2dProblem, accumulator=None, reverse: bool = True) -
 def reversed_taps(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """A direct sum in x's own dtype, bias first and the kernel taps from the last to the first."""
     return direct_sum(normalize(x, weight, bias, stride, padding, dilation, groups))
+
+
+def fft_per_channel(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """``scipy.signal.fftconvolve`` of each padded input plane with its flipped, dilated kernel ('valid' mode) in
+    x's precision, summed over the group's channels, then strided: a transform method, declared normwise."""
+    problem = normalize(x, weight, bias, stride, padding, dilation, groups)
+    image = problem.padded_input()
+    kernel = dilate_kernel(problem.weight, problem.dilation)[:, :, ::-1, ::-1]
+    c_out, c_group = kernel.shape[:2]
+    per_group = c_out // problem.groups
+    sh, sw = problem.stride
+    out = np.stack(
+        [
+            np.stack(
+                [
+                    sum(
+                        fftconvolve(item[o // per_group * c_group + c], kernel[o, c], mode="valid")
+                        for c in range(c_group)
+                    )
+                    for o in range(c_out)
+                ]
+            )
+            for item in image
+        ]
+    )[:, :, ::sh, ::sw]
+    if bias is not None:
+        out = out + bias[:, None, None]
+    return np.ascontiguousarray(out, dtype=x.dtype)
+
+
+fft_per_channel.error_model = "normwise"
+
+
+def tensordot_windows(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """``np.tensordot`` of the window view with the kernel over (channel, row, column): one BLAS product in float32.
+    It declares float32 and groups=1 only, so the suite must keep to that and skip the rest."""
+    problem = normalize(x, weight, bias, stride, padding, dilation, groups)
+    (sh, sw), (dh, dw) = problem.stride, problem.dilation
+    kh, kw = weight.shape[2:]
+    spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    windows = sliding_window_view(problem.padded_input(), spans, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
+    out = np.tensordot(windows, weight, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)  # N, C_out, H_out, W_out
+    if bias is not None:
+        out = out + bias[:, None, None]
+    return np.ascontiguousarray(out)
+
+
+tensordot_windows.capabilities = {"dtypes": ("float32",), "groups": False}
