@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import ClassVar
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -42,6 +43,7 @@ def pytest_configure(config):
             raise pytest.UsageError(f"--impl {spec}: the name {entry.name!r} is already registered")
         registry[entry.name] = entry
     config.stash[REGISTRY_KEY] = registry
+    config.pluginmanager.register(ConformanceSummary(registry), "convcheck-conformance")
 
 
 REGISTRY_KEY = pytest.StashKey[dict]()
@@ -88,32 +90,44 @@ def pytest_collection_modifyitems(config, items):
             item.user_properties.append(("implementation", entry.name))
 
 
-_OUTCOMES: dict[tuple[str, str], dict[str, int]] = {}  # (implementation, family) -> outcome counts
+class ConformanceSummary:
+    """Implementations x property families at the end of the run (the controller's view, so it works under xdist)."""
 
+    MARKS: ClassVar[dict[str, str]] = {"failed": "FAIL", "passed": "pass", "skipped": "skip"}
 
-def pytest_runtest_logreport(report):
-    implementation = dict(report.user_properties).get("implementation")
-    if implementation is None or (report.when != "call" and report.outcome == "passed"):
-        return
-    cell = _OUTCOMES.setdefault((implementation, _family(report.nodeid)), {"passed": 0, "failed": 0, "skipped": 0})
-    cell[report.outcome] += 1
+    def __init__(self, names):
+        self.names = list(names)
+        self.outcomes: dict[tuple[str, str], dict[str, int]] = {}  # (implementation, family) -> outcome counts
 
+    def implementation_of(self, report) -> str | None:
+        """The implementation a property test's report is about: tagged at collection, or (for the report xdist
+        makes when a worker crashes, which carries no tags) the registry name among the test id's parameters."""
+        tagged = dict(report.user_properties).get("implementation")
+        if tagged is not None or not report.nodeid.startswith("properties/") or "[" not in report.nodeid:
+            return tagged
+        parameters = "-" + report.nodeid.partition("[")[2].removesuffix("]") + "-"
+        return max((name for name in self.names if f"-{name}-" in parameters), key=len, default=None)
 
-def pytest_terminal_summary(terminalreporter):
-    """Implementations x property families: FAIL if any test failed, pass if any passed, skip if all skipped."""
-    outcomes = _OUTCOMES
-    if not outcomes:
-        return
-    names = sorted({name for name, _ in outcomes})
-    families = sorted({family for _, family in outcomes})
-    mark = {"failed": "FAIL", "passed": "pass", "skipped": "skip"}
-    width = max(len(f) for f in families) + 2
-    terminalreporter.section("convcheck conformance")
-    terminalreporter.write_line("".ljust(width) + "".join(name.ljust(max(len(name), 4) + 2) for name in names))
-    for family in families:
-        row = family.ljust(width)
-        for name in names:
-            cell = outcomes.get((name, family))
-            state = "-" if cell is None else next(mark[k] for k in ("failed", "passed", "skipped") if cell[k])
-            row += state.ljust(max(len(name), 4) + 2)
-        terminalreporter.write_line(row)
+    def pytest_runtest_logreport(self, report):
+        implementation = self.implementation_of(report)
+        if implementation is None or (report.when != "call" and report.outcome == "passed"):
+            return
+        counts = {"passed": 0, "failed": 0, "skipped": 0}
+        self.outcomes.setdefault((implementation, _family(report.nodeid)), counts)[report.outcome] += 1
+
+    def pytest_terminal_summary(self, terminalreporter):
+        """FAIL if any test failed (or crashed), pass if any passed, skip if all skipped."""
+        if not self.outcomes:
+            return
+        names = sorted({name for name, _ in self.outcomes})
+        families = sorted({family for _, family in self.outcomes})
+        width = max(len(f) for f in families) + 2
+        terminalreporter.section("convcheck conformance")
+        terminalreporter.write_line("".ljust(width) + "".join(name.ljust(max(len(name), 4) + 2) for name in names))
+        for family in families:
+            row = family.ljust(width)
+            for name in names:
+                cell = self.outcomes.get((name, family))
+                state = "-" if cell is None else next(self.MARKS[k] for k in self.MARKS if cell[k])
+                row += state.ljust(max(len(name), 4) + 2)
+            terminalreporter.write_line(row)

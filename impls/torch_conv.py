@@ -10,12 +10,27 @@ from impls.contract import Conv2dProblem
 from impls.registry import implementation
 
 
+def c_order_strides(array: np.ndarray) -> tuple[int, ...]:
+    """The strides of a freshly allocated C-ordered array of ``array``'s shape and dtype."""
+    strides, step = [], array.itemsize
+    for size in reversed(array.shape):
+        strides.append(step)
+        step *= size
+    return tuple(reversed(strides))
+
+
 def as_tensor(array: np.ndarray | None, device: str = "cpu") -> torch.Tensor | None:
-    """A tensor view of ``array`` (a copy only for layouts torch cannot view, such as negative strides)."""
+    """A tensor sharing ``array``'s memory when it is laid out in C order, else a tensor of a C-ordered copy.
+
+    Other layouts are copied here rather than handed to torch: torch cannot view negative strides, and torch 2.13's
+    CPU conv2d crashes (SIGSEGV) on some channels-last operands (seen with bias, stride, padding and dilation on a
+    width of 1). Strides are compared in full because NumPy calls an array C-contiguous whatever the strides of its
+    length-1 axes, which is exactly how a channels-last array with one channel looks.
+    """
     if array is None:
         return None
-    if any(step < 0 for step in array.strides):
-        array = array.copy()  # not ascontiguousarray: it keeps a negative stride on an axis of length 1
+    if array.strides != c_order_strides(array):
+        array = np.array(array, order="C")
     with warnings.catch_warnings():  # read-only inputs are fine: torch only reads them here
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         return torch.from_numpy(array).to(device)
