@@ -6,7 +6,8 @@ xdist) and only to options left at pytest-benchmark's own defaults, so the comma
 - ``--benchmark-autosave`` is on: every timed run is saved under ``.benchmarks/`` (the next run's comparison);
 - ``--benchmark-compare`` with nothing saved yet does not warn about an empty comparison: the run is saved as the
   first baseline and says so (a ``--benchmark-compare-fail`` gate passes on that first run);
-- warm-up of a few rounds and at least ``MIN_ROUNDS`` rounds per benchmark.
+- warm-up of a few rounds, at least ``MIN_ROUNDS`` rounds per benchmark, and rounds of at least ``MIN_ROUND_TIME``
+  (a fast call is repeated within a round, so that a round averages over timer and scheduler jitter).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import os
 import pytest
 
 MIN_ROUNDS = 10  # pytest-benchmark's default is 5
+MIN_ROUND_TIME = 2e-3  # seconds; pytest-benchmark's default is 5e-6
+PLUGIN_DEFAULT_MIN_TIME = 5e-6
 WARMUP_ROUNDS = 2
 PLUGIN_DEFAULT_MIN_ROUNDS = 5
 
@@ -57,6 +60,8 @@ def pytest_configure(config):
         option.benchmark_autosave = get_tag()  # what --benchmark-autosave stores: commit id and time
     if option.benchmark_min_rounds == PLUGIN_DEFAULT_MIN_ROUNDS:
         option.benchmark_min_rounds = MIN_ROUNDS
+    if option.benchmark_min_time == PLUGIN_DEFAULT_MIN_TIME:
+        option.benchmark_min_time = MIN_ROUND_TIME
     if not option.benchmark_warmup:
         option.benchmark_warmup, option.benchmark_warmup_iterations = True, WARMUP_ROUNDS
     if option.benchmark_compare is True and not saved_runs(config):
