@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from impls.contract import Conv2dProblem, normalize
@@ -58,6 +58,8 @@ class Entry:
     max_gflop: float | None = None  # cost hint: the largest workload (GFLOP) it runs in reasonable time
     unavailable: str | None = None  # why it cannot run on this machine, if it cannot
     origin: str = ""
+    # Known failures, not run: property family ("special_values") or test name -> the reason.
+    expected_failures: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self):
         if self.error_model not in ERROR_MODELS:
@@ -72,7 +74,8 @@ class Entry:
     @classmethod
     def from_callable(cls, name: str, function: Callable, origin: str = "") -> Entry:
         """Wrap an outside callable; optional attributes ``error_model``, ``capabilities`` (a dict of
-        :class:`Capabilities` fields) and ``max_gflop`` declare what it covers (default: the whole contract)."""
+        :class:`Capabilities` fields), ``max_gflop`` and ``expected_failures`` declare what it covers (default:
+        the whole contract, no known failure)."""
         if isinstance(function, Entry):
             return replace(function, name=name, origin=origin or function.origin)
         if not callable(function):
@@ -87,6 +90,7 @@ class Entry:
             capabilities=capabilities,
             max_gflop=getattr(function, "max_gflop", None),
             origin=origin,
+            expected_failures=dict(getattr(function, "expected_failures", None) or {}),
         )
 
 
@@ -97,6 +101,7 @@ def implementation(
     capabilities: Capabilities = Capabilities(),
     max_gflop: float | None = None,
     unavailable: str | None = None,
+    expected_failures: Mapping[str, str] | None = None,
 ):
     """Decorate an algorithm ``f(problem) -> ndarray`` into a registry entry that honors the contract.
 
@@ -114,7 +119,9 @@ def implementation(
 
         conv2d.__doc__ = algorithm.__doc__
         conv2d.__qualname__ = conv2d.__name__ = f"{name}_conv2d"
-        return Entry(name, conv2d, error_model, capabilities, max_gflop, unavailable, algorithm.__module__)
+        origin = algorithm.__module__
+        known = dict(expected_failures or {})
+        return Entry(name, conv2d, error_model, capabilities, max_gflop, unavailable, origin, known)
 
     return decorate
 

@@ -168,7 +168,8 @@ def conv_cases(
     bias=None,
     limits: Limits = SMALL,
 ) -> ConvCase:
-    """Configurations inside ``capabilities``: kernel, dilation, stride and padding first, then an input that fits.
+    """Configurations inside ``capabilities``: the geometry first (kernel, padding mode, stride, dilation, padding),
+    then an input that fits it.
 
     A quarter of the cases spell stride, padding and dilation as one int for both axes (the contract's other form).
     """
@@ -177,10 +178,13 @@ def conv_cases(
         kh, kw = draw(st.sampled_from(capabilities.kernel_sizes))
     else:
         kh, kw = _pair(draw, st.integers(1, limits.kernel), square=False)
-    stride = _pair(draw, _allowed(capabilities.strides, 1, limits.stride), ints)
+    stride_one = capabilities.strides is None or 1 in capabilities.strides
+    mode = draw(st.sampled_from([m for m in padding_modes if m != "same" or stride_one]))
+    if mode == "same":  # 'same' is defined for stride 1 only
+        stride = (1, 1)
+    else:
+        stride = _pair(draw, _allowed(capabilities.strides, 1, limits.stride), ints)
     dilation = _pair(draw, _allowed(capabilities.dilations, 1, limits.dilation), ints)
-    modes = [m for m in padding_modes if m != "same" or stride == (1, 1)]
-    mode = draw(st.sampled_from(modes))
     if mode == "pair":
         padding = _pair(draw, st.integers(0, limits.padding), ints)
         totals = (2 * padding[0], 2 * padding[1])

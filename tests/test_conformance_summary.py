@@ -1,4 +1,5 @@
-"""The conformance summary counts a crash as a failure: under xdist a worker that dies reports no tags of its test.
+"""The conformance summary: a crash counts as a failure (under xdist a worker that dies reports no tags of its
+test), and a declared known failure is an xfail that is not run.
 
 Also the torch adapter's defense against the crash the property suite found in torch 2.13's CPU conv2d.
 """
@@ -23,6 +24,15 @@ def aborting_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, group
     if np.asarray(x).dtype == np.float64:
         os.abort()
     return REGISTRY["torch"](x, weight, bias, stride, padding, dilation, groups)
+
+
+def nan_swallowing_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Replaces NaN and infinity by zeros (a known defect it declares), and is torch otherwise."""
+    x = np.nan_to_num(x) if isinstance(x, np.ndarray) else x
+    return REGISTRY["torch"](x, weight, bias, stride, padding, dilation, groups)
+
+
+nan_swallowing_conv2d.expected_failures = {"special_values": "NaN and infinity are replaced by zeros"}
 
 
 def run_suite(*arguments: str) -> subprocess.CompletedProcess:
@@ -73,3 +83,19 @@ def test_torch_gets_c_ordered_operands_and_shares_c_ordered_memory():
     one_channel_last = np.zeros((2, 4, 5, 1), np.float32).transpose(0, 3, 1, 2)  # NumPy calls it C-contiguous
     assert one_channel_last.flags.c_contiguous
     assert as_tensor(one_channel_last).stride() == (20, 20, 5, 1)
+
+
+def test_a_declared_known_failure_is_an_xfail_that_is_not_run():
+    result = run_suite(
+        "properties/test_special_values.py",
+        "properties/test_golden.py",
+        "-rx",
+        "-k",
+        "known",
+        "--impl=known=tests.test_conformance_summary:nan_swallowing_conv2d",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert summary_row(result.stdout, "special_values") == ["xfail"], result.stdout
+    assert summary_row(result.stdout, "golden") == ["pass"], result.stdout
+    assert "NaN and infinity are replaced by zeros (declared)" in result.stdout
+    assert "[NOTRUN]" in result.stdout
