@@ -247,8 +247,7 @@ fft_circular_padding.error_model = "normwise"
 @_defect
 def fft_single_precision(p):
     """float64 data transformed in single precision (complex64), the result cast back to float64."""
-    single = (None if a is None else a.astype(np.float32) for a in (p.x, p.weight, p.bias))
-    x, weight, bias = single
+    x, weight, bias = (None if a is None else a.astype(np.float32) for a in (p.x, p.weight, p.bias))
     geometry = {"stride": p.stride, "dilation": p.dilation, "groups": p.groups}
     top, bottom, left, right = p.padding
     x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
