@@ -11,17 +11,22 @@ from properties.strategies import LARGE, conv_cases
 from properties.support import allowed_difference, call_or_skip, examples, require
 
 
-@examples(2.5)
-@given(data=st.data())
-def test_matches_oracle_within_error_bound(impl, data):
-    """|conv2d - exact| <= the declared error model's bound, element by element."""
-    case = data.draw(conv_cases(impl.capabilities), label="case")
+def assert_matches_oracle(impl, case, what: str) -> None:
+    """One call of ``impl`` on ``case`` against the oracle, within the implementation's declared error bound."""
     x, weight, bias = case.arrays()
     out = call_or_skip(impl, x, weight, bias, **case.geometry())
     expected = reference_conv2d(x, weight, bias, **case.geometry())
     record_evidence(expected)
     bound = error_bound(impl.error_model, x, weight, bias, **case.geometry())
-    assert_close(out, expected, bound, "agreement with the oracle", impl, case)
+    assert_close(out, expected, bound, what, impl, case)
+
+
+@examples(2.5)
+@given(data=st.data())
+def test_matches_oracle_within_error_bound(impl, data):
+    """|conv2d - exact| <= the declared error model's bound, element by element."""
+    case = data.draw(conv_cases(impl.capabilities), label="case")
+    assert_matches_oracle(impl, case, "agreement with the oracle")
 
 
 @examples(0.25)
@@ -32,11 +37,7 @@ def test_matches_oracle_on_larger_layers(impl, data):
     cost = LARGE.max_gflop()
     require(impl, impl.max_gflop is None or impl.max_gflop >= cost, f"cost hint max_gflop below {cost:.2g} GFLOP")
     case = data.draw(conv_cases(impl.capabilities, limits=LARGE), label="case")
-    x, weight, bias = case.arrays()
-    out = call_or_skip(impl, x, weight, bias, **case.geometry())
-    expected = reference_conv2d(x, weight, bias, **case.geometry())
-    bound = error_bound(impl.error_model, x, weight, bias, **case.geometry())
-    assert_close(out, expected, bound, "agreement with the oracle on a larger layer", impl, case)
+    assert_matches_oracle(impl, case, "agreement with the oracle on a larger layer")
 
 
 @examples(1)
