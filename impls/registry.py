@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
 import pkgutil
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from impls.contract import Conv2dProblem, normalize
+from impls.contract import Conv2dProblem, ConvArgumentError, normalize
 
 ERROR_MODELS = ("exact-summation", "normwise")
 ENTRY_POINT_GROUP = "convcheck.impls"
@@ -22,6 +24,10 @@ _NOT_IMPLEMENTATIONS = {"contract", "registry", "template"}
 
 class UnsupportedConfiguration(NotImplementedError):
     """A valid call outside what an implementation declares it supports."""
+
+
+class SpecError(ValueError):
+    """A ``NAME=MODULE:ATTR`` spec that does not name a callable; the message says what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ class Capabilities:
         return next((f"{what} is not supported" for ok, what in checks if not ok), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Entry:
     """One registered conv2d: callable with the contract's signature, plus its declarations."""
 
@@ -60,6 +66,11 @@ class Entry:
     origin: str = ""
     # Known failures, not run: property family ("special_values") or test name -> the reason.
     expected_failures: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # The ValueError subclass its invalid-argument errors must be (entries of this package: ConvArgumentError).
+    argument_error: type[ValueError] = ValueError
+
+    def __repr__(self) -> str:  # short: entries appear in Hypothesis's falsifying examples
+        return f"Entry({self.name!r})"
 
     def __post_init__(self):
         if self.error_model not in ERROR_MODELS:
@@ -119,23 +130,44 @@ def implementation(
 
         conv2d.__doc__ = algorithm.__doc__
         conv2d.__qualname__ = conv2d.__name__ = f"{name}_conv2d"
-        origin = algorithm.__module__
-        known = dict(expected_failures or {})
-        return Entry(name, conv2d, error_model, capabilities, max_gflop, unavailable, origin, known)
+        return Entry(
+            name,
+            conv2d,
+            error_model,
+            capabilities,
+            max_gflop,
+            unavailable,
+            origin=algorithm.__module__,
+            expected_failures=dict(expected_failures or {}),
+            argument_error=ConvArgumentError,
+        )
 
     return decorate
 
 
 def load_spec(spec: str) -> Entry:
-    """An entry from ``NAME=MODULE:ATTR`` (the ``--impl`` option's syntax)."""
+    """An entry from ``NAME=MODULE:ATTR`` (the ``--impl`` option's syntax); ``MODULE`` is imported as by
+    ``python -m`` (the working directory first on the path). Raises :class:`SpecError` saying what is wrong."""
     name, sep, target = spec.partition("=")
     module_name, colon, attribute = target.partition(":")
     if not (sep and colon and name and module_name and attribute):
-        raise ValueError(f"--impl={spec!r}: expected NAME=MODULE:ATTR")
-    target_object = importlib.import_module(module_name)
+        raise SpecError("expected NAME=MODULE:ATTR")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        target_object = importlib.import_module(module_name)
+    except ImportError as error:
+        raise SpecError(f"cannot import {module_name!r}: {error}") from None
     for part in attribute.split("."):
+        if not hasattr(target_object, part):
+            raise SpecError(f"{module_name!r} has no attribute {attribute!r}")
         target_object = getattr(target_object, part)
-    return Entry.from_callable(name, target_object, origin=target)
+    if not callable(target_object):
+        raise SpecError(f"{target} is a {type(target_object).__name__}, not a callable")
+    try:
+        return Entry.from_callable(name, target_object, origin=target)
+    except (TypeError, ValueError) as error:
+        raise SpecError(f"its declarations are invalid: {error}") from None
 
 
 def _module_entries(package: str = __package__):

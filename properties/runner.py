@@ -1,93 +1,152 @@
 """Check one conv2d from a script or notebook, before registering it: the property suite, run in-process.
 
     from properties.runner import check_implementation
-    for result in check_implementation(my_conv2d, name="mine"):
-        print(result)
+    report = check_implementation(my_conv2d, name="mine")
+    print(report)            # the per-family verdicts and each failure's case
+    report.passed            # True when no property failed
 
-It runs the same ``pytest properties`` tests as the command line (nothing is duplicated here), with ``fn`` added to
-the registry for that run, and returns one :class:`CheckResult` per property test.
+It runs the same ``pytest properties`` tests as the command line (nothing is duplicated here), with ``fn`` handed
+to the run's registry by a plug-in object, quietly (``verbose=True`` prints pytest's output), and leaves nothing in
+the working directory (no example database, no cache) unless ``database=`` names a folder.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+import contextlib
+import io
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from impls import Entry
+from properties.conformance import VERDICTS
 
-_PENDING: list[Entry] = []  # read by the root conftest's pytest_configure
 SUITE = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    property: str  # the test, e.g. "test_matches_oracle_within_error_bound"
-    family: str  # the module, e.g. "agreement"
-    status: str  # "passed", "failed" or "skipped"
-    counterexample: str | None = None  # the shrunk configuration's one-line descriptor, when failed
-    message: str = ""  # the first lines of the failure or the skip reason
+    """One property test's outcome."""
+
+    property: str  # the test, e.g. "test_matches_oracle_within_error_bound[kind]"
+    family: str  # e.g. "agreement"
+    status: str  # "passed", "failed", "skipped", "xfailed" or "xpassed"
+    counterexample: str | None = None  # the failing case's one-line descriptor
+    message: str = ""  # the failure's first line, or the skip reason
+    reproduce: str | None = None  # Python lines that reproduce a failure
+    invalid: str | None = None  # the invalid-argument class, for invalid-argument checks
 
     def __str__(self) -> str:
         text = f"{self.status:7} {self.family}::{self.property}"
         return text + (f"  [{self.counterexample}]" if self.counterexample else "")
 
 
-def pending_entries() -> list[Entry]:
-    return list(_PENDING)
+@dataclass
+class CheckReport:
+    """Everything one check found: per-family verdicts, every result, and pytest's output."""
+
+    name: str
+    verdicts: dict[str, str] = field(default_factory=dict)  # family -> pass | FAIL | skip | xfail | XPASS
+    results: list[CheckResult] = field(default_factory=list)
+    output: str = ""  # what pytest printed
+    exit_code: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0 and "FAIL" not in self.verdicts.values()
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [result for result in self.results if result.status == "failed"]
+
+    def __iter__(self):  # results, failures first
+        return iter(self.results)
+
+    def table(self) -> str:
+        width = max(map(len, self.verdicts), default=0) + 2
+        return "\n".join(f"{family.ljust(width)}{verdict}" for family, verdict in self.verdicts.items())
+
+    def __str__(self) -> str:
+        lines = [f"convcheck: {self.name}: {'pass' if self.passed else 'FAIL'}", self.table()]
+        for failure in self.failures:
+            lines += [f"FAIL {failure.family}::{failure.property}", f"  {failure.message}"]
+            lines += [f"  case: {failure.counterexample}"] if failure.counterexample else []
+        return "\n".join(lines)
 
 
-class _Collector:
-    """A pytest plug-in: keeps only the candidate's tests and records their outcomes."""
+class _Candidate:
+    """A pytest plug-in: hands the candidate to the run's registry, keeps only its tests, records their outcomes."""
 
-    def __init__(self, name: str):
-        self.name, self.results = name, []
+    def __init__(self, entry: Entry):
+        self.entry = entry
+        self.results: list[CheckResult] = []
+        self.verdicts: dict[str, set[str]] = {}
+
+    def pytest_convcheck_entries(self, config):
+        return [self.entry]
 
     def pytest_collection_modifyitems(self, config, items):
-        keep = [item for item in items if _implementation_name(item) == self.name]
+        keep = [item for item in items if _implementation_of(item) is self.entry]
         config.hook.pytest_deselected(items=[item for item in items if item not in keep])
         items[:] = keep
 
     def pytest_runtest_logreport(self, report):
-        if report.when != "call" and report.outcome == "passed":
+        from properties.conformance import outcome_of
+
+        tags = dict(report.user_properties)
+        if "family" not in tags or (report.when != "call" and report.outcome == "passed"):
             return
-        module, _, test = report.nodeid.partition("::")
-        text = report.longreprtext if report.failed else (report.longrepr[2] if report.skipped else "")
-        found = re.search(r"^E?\s*case: (.+)$", text, flags=re.MULTILINE)
+        self.verdicts.setdefault(tags["family"], set()).add(outcome_of(report))
+        status = report.outcome
+        if hasattr(report, "wasxfail"):
+            status = "xpassed" if report.passed else "xfailed"
+        message = tags.get("message", "")
+        if report.skipped:
+            message = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         self.results.append(
             CheckResult(
-                property=test.split("[")[0],
-                family=Path(module).stem.removeprefix("test_"),
-                status=report.outcome,
-                counterexample=found.group(1) if found and report.failed else None,
-                message=_explanation(text) if report.failed else str(text),
+                property=report.nodeid.partition("::")[2].replace(f"[{self.entry.name}]", "").replace("[]", ""),
+                family=tags["family"],
+                status=status,
+                counterexample=tags.get("case"),
+                message=message,
+                reproduce=tags.get("reproduce"),
+                invalid=tags.get("invalid"),
             )
         )
 
 
-def _explanation(text: str) -> str:
-    """The assertion's own lines (pytest prefixes them with 'E')."""
-    lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
-    return "\n".join(lines[:12])
+def _implementation_of(item):
+    return getattr(item, "callspec", None) and item.callspec.params.get("impl")
 
 
-def _implementation_name(item) -> str | None:
-    entry = getattr(item, "callspec", None) and item.callspec.params.get("impl")
-    return getattr(entry, "name", None)
-
-
-def check_implementation(fn, name: str = "candidate", profile: str = "default", extra_args=()) -> list[CheckResult]:
+def check_implementation(
+    fn,
+    name: str = "candidate",
+    profile: str = "default",
+    extra_args=(),
+    verbose: bool = False,
+    database: str | None = None,
+) -> CheckReport:
     """Run every property on ``fn`` (a callable with the contract's signature, optionally declaring
-    ``error_model``, ``capabilities`` and ``max_gflop`` attributes); return the results, failures first."""
-    entry = Entry.from_callable(name, fn, origin="check_implementation")
-    collector = _Collector(name)
-    _PENDING.append(entry)
-    try:
-        args = [str(SUITE), "-q", "-p", "no:cacheprovider", f"--hypothesis-profile={profile}"]
-        pytest.main([*args, *extra_args], plugins=[collector])
-    finally:
-        _PENDING.remove(entry)
-    order = {"failed": 0, "passed": 1, "skipped": 2}
-    return sorted(collector.results, key=lambda r: (order.get(r.status, 3), r.family, r.property))
+    ``error_model``, ``capabilities``, ``max_gflop`` and ``expected_failures`` attributes) under the Hypothesis
+    ``profile``; return a :class:`CheckReport`."""
+    candidate = _Candidate(Entry.from_callable(name, fn, origin="check_implementation"))
+    args = [str(SUITE), "-p", "no:cacheprovider", f"--hypothesis-profile={profile}"]
+    args += [f"--example-database={database or 'none'}", *extra_args]
+    stream = io.StringIO()
+    if verbose:
+        exit_code = pytest.main(args, plugins=[candidate])
+    else:
+        with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+            exit_code = pytest.main([*args, "-q"], plugins=[candidate])
+    order = {"failed": 0, "xpassed": 1, "passed": 2, "xfailed": 3, "skipped": 4}
+    verdicts = {family: next(v for v in VERDICTS if v in seen) for family, seen in sorted(candidate.verdicts.items())}
+    return CheckReport(
+        name=name,
+        verdicts=verdicts,
+        results=sorted(candidate.results, key=lambda r: (order.get(r.status, 5), r.family, r.property)),
+        output=stream.getvalue(),
+        exit_code=int(exit_code),
+    )

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import settings
 
 from impls import UnsupportedConfiguration, normalize
 from properties.errors import error_bound, is_exact_data
 
 
-def examples(factor: float) -> settings:
-    """Settings for ``factor`` times the active profile's example count (so every profile scales together)."""
-    return settings(max_examples=max(1, round(settings().max_examples * factor)))
+def examples(factor: float) -> pytest.MarkDecorator:
+    """Run ``factor`` times the run's profile's example count (so every profile scales together); the plug-in
+    applies it when the test runs, from the profile of that run."""
+    return pytest.mark.examples(factor)
 
 
 def call_or_skip(impl, x, weight, bias=None, **geometry):

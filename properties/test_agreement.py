@@ -1,5 +1,6 @@
 """Agreement: with the extended-precision oracle within the error model, and with every other implementation."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -9,6 +10,8 @@ from properties.oracle import reference_conv2d
 from properties.reporting import assert_close, record_evidence
 from properties.strategies import LARGE, conv_cases
 from properties.support import allowed_difference, call_or_skip, examples, require
+
+pytestmark = pytest.mark.family("agreement")
 
 
 def assert_matches_oracle(impl, case, what: str) -> None:

@@ -1,5 +1,6 @@
 """Exactness: on small-integer data every partial sum is representable, so direct summation is bitwise exact."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -7,6 +8,8 @@ from properties.oracle import reference_conv2d
 from properties.reporting import assert_close, record_evidence
 from properties.strategies import exact_cases
 from properties.support import call_or_skip, examples, require
+
+pytestmark = pytest.mark.family("exactness")
 
 
 @examples(1)

@@ -6,6 +6,8 @@ import pytest
 from properties.reporting import assert_close
 from properties.support import allowed_difference, call_or_skip
 
+pytestmark = pytest.mark.family("golden")
+
 LAB1_IMAGE = [[1, 2, 0, 0], [5, 3, 0, 4], [2, 1, 3, 1], [0, 2, 1, 2]]
 LAB1_KERNEL = [[1, 0], [0, -1]]
 LAB1_EXPECTED = [[-2, 2, -4], [4, 0, -1], [0, 0, 1]]

@@ -1,12 +1,15 @@
 """Hygiene: inputs untouched, any memory layout, the input dtype, a fresh C-contiguous result, repeatable calls."""
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from properties.reporting import assert_close, failure
 from properties.strategies import conv_cases
 from properties.support import allowed_difference, call_or_skip, examples
+
+pytestmark = pytest.mark.family("hygiene")
 
 
 def draw_case(impl, data):

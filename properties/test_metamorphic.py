@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +18,8 @@ from properties.oracle import explicit_padding
 from properties.reporting import assert_close
 from properties.strategies import exact_cases
 from properties.support import allowed_difference, call_or_skip, examples, require, supports_value
+
+pytestmark = pytest.mark.family("metamorphic")
 
 LAW_EXAMPLES = 0.5
 

@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -11,6 +12,8 @@ from properties.oracle import explicit_padding
 from properties.reporting import assert_close
 from properties.strategies import conv_cases
 from properties.support import call_or_skip, examples
+
+pytestmark = pytest.mark.family("padding_only")
 
 
 def sees_only_padding(case) -> np.ndarray:

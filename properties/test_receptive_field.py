@@ -9,10 +9,13 @@ when nothing is clipped its extent is the receptive-field size ``1 + sum_l (k_l 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from properties.support import call_or_skip, examples
+
+pytestmark = pytest.mark.family("receptive_field")
 
 MAX_INPUT = 14
 

@@ -1,5 +1,6 @@
 """Output shape: [N, C_out, H_out, W_out] with out = floor((in + 2*pad - dil*(k-1) - 1) / stride) + 1 per axis."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -7,6 +8,8 @@ from impls import normalize, output_size
 from properties.reporting import assert_shape
 from properties.strategies import conv_cases
 from properties.support import call_or_skip, examples
+
+pytestmark = pytest.mark.family("shape")
 
 
 @examples(1)

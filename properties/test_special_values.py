@@ -20,6 +20,8 @@ from properties.reporting import assert_close
 from properties.strategies import conv_cases
 from properties.support import call_or_skip, examples
 
+pytestmark = pytest.mark.family("special_values")
+
 
 def reaches(case, indicator: np.ndarray, taps: np.ndarray) -> np.ndarray:
     """Outputs where some marked input meets some marked tap (counts, computed exactly in float64)."""

@@ -1,4 +1,4 @@
-"""The shape explainer, ``python -m impls`` / ``convcheck``: shape equation, arithmetic, table, argument errors."""
+"""The shape explainer, ``convcheck explain``: shape equation, arithmetic, table, argument errors."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import impls
-from impls.__main__ import main
 from impls.registry import Entry
+from properties.explain import main
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SIZE_LAB = ["--input", "1,1,6,6", "--out-channels", "2", "--kernel", "3", "--stride", "2", "--padding", "1"]
@@ -106,7 +106,7 @@ def test_bad_arguments_give_one_line_and_status_2(capsys, argv, message):
     status, out, err = explain(capsys, *[item for pair in base.items() for item in pair])
     assert status == 2
     assert out == ""
-    assert err.startswith(f"convcheck: error: {message}"), err
+    assert err.startswith(f"convcheck explain: error: {message}"), err
     assert err.count("\n") == 1
     assert "Traceback" not in err
 
@@ -114,7 +114,7 @@ def test_bad_arguments_give_one_line_and_status_2(capsys, argv, message):
 def test_missing_required_argument(capsys):
     status, _, err = explain(capsys, "--out-channels", "2", "--kernel", "3")
     assert status == 2
-    assert err == "convcheck: error: the following arguments are required: --input\n"
+    assert err == "convcheck explain: error: the following arguments are required: --input\n"
 
 
 def test_a_disagreeing_implementation_is_flagged(capsys, monkeypatch):
@@ -133,12 +133,11 @@ def test_a_disagreeing_implementation_is_flagged(capsys, monkeypatch):
 
 def test_python_dash_m_runs_as_a_program():
     env = dict(os.environ, PYTHONPATH=str(REPOSITORY))
-    done = subprocess.run([sys.executable, "-m", "impls", *SIZE_LAB], capture_output=True, text=True, env=env)
+    command = [sys.executable, "-m", "properties", "explain"]
+    done = subprocess.run([*command, *SIZE_LAB], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert "output: (1, 2, 3, 3)" in done.stdout
-    bad = subprocess.run(
-        [sys.executable, "-m", "impls", *SIZE_LAB, "--stride", "0"], capture_output=True, text=True, env=env
-    )
+    bad = subprocess.run([*command, *SIZE_LAB, "--stride", "0"], capture_output=True, text=True, env=env)
     assert (bad.returncode, bad.stdout) == (2, "")
-    assert bad.stderr.startswith("convcheck: error: --stride=0: ")
+    assert bad.stderr.startswith("convcheck explain: error: --stride=0: ")
     assert "Traceback" not in bad.stderr

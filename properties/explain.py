@@ -1,6 +1,6 @@
-"""The shape explainer: ``python -m impls`` (or ``convcheck``) for one layer description.
+"""The shape explainer: ``convcheck explain`` for one layer description.
 
-    python -m impls --input 1,1,6,6 --out-channels 2 --kernel 3 --stride 2 --padding 1
+    convcheck explain --input 1,1,6,6 --out-channels 2 --kernel 3 --stride 2 --padding 1
 
 prints the layer's shape equation (input, kernel, bias and output shapes), the output-size arithmetic for each spatial
 axis step by step, then runs every registered implementation that supports the layer on random data and tabulates its
@@ -21,12 +21,10 @@ import numpy as np
 import impls
 from impls.contract import Conv2dProblem, ConvArgumentError, normalize, output_size
 from impls.registry import ERROR_MODELS
-
-# The explainer is a tool, not an implementation: it measures with the property suite's oracle and error model.
 from properties.errors import C_ELEMENTWISE, C_NORMWISE, error_bound
 from properties.oracle import reference_conv2d
 
-PROG = "convcheck"
+PROG = "convcheck explain"
 MAX_ELEMENTS = 2**25  # largest array the explainer allocates for its random data
 OPTION_OF = {"x": "input", "weight": "kernel"}  # contract argument -> command-line option, where they differ
 
@@ -278,7 +276,3 @@ def main(argv=None) -> int:
     lines, all_agree = run_all(layer, problem)
     print("\n".join(lines))
     return 0 if all_agree else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,253 @@
+"""The convcheck pytest plug-in: the run's registry, the property suite's settings, and its conformance reports.
+
+Installed with convcheck (entry point ``pytest11``), so it is active in any project's pytest run, but it only acts
+on tests that ask for an ``impl``: the property suite of this package, and the benchmarks of this repository.
+
+- The run's registry: ``impls.REGISTRY``, the entries other plug-ins return from the ``pytest_convcheck_entries``
+  hook (how :func:`properties.runner.check_implementation` hands its callable over), and ``--impl NAME=MODULE:ATTR``
+  specs. ``--convcheck NAME=MODULE:ATTR`` does the same and also adds the property suite to the run and keeps only
+  the named entries under test (the other entries remain as references for the pairwise agreement).
+- Settings for the run that asks, restored afterwards: the Hypothesis profile (``--hypothesis-profile``,
+  ``HYPOTHESIS_PROFILE``, ``ci`` when ``CI`` is set, else ``default``), and each property's example count, scaled
+  from that profile by its ``examples`` marker when the test runs.
+- Declarations read from markers and parameters: a property module's ``family`` marker, the ``impl`` parameter;
+  the failures an entry declares become xfail (not run, or run with ``--run-declared-failures`` so that a stale
+  declaration shows as XPASS).
+- The conformance table at the end of the run, and with ``--conformance-json``/``--conformance-md`` the same verdicts
+  as files (see :mod:`properties.conformance`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+import impls
+from impls.registry import Entry, SpecError, load_spec
+from properties.conformance import ConformanceSummary
+from properties.threads import single_threaded
+
+SUITE = Path(__file__).resolve().parent
+_COMMON = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+    "report_multiple_bugs": False,  # one failure per property, never an ExceptionGroup
+}
+FIND_AND_SHRINK = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]  # no 'explain' block
+settings.register_profile("default", max_examples=40, phases=FIND_AND_SHRINK, **_COMMON)
+settings.register_profile("ci", max_examples=60, phases=FIND_AND_SHRINK, **_COMMON)
+settings.register_profile("thorough", max_examples=600, phases=FIND_AND_SHRINK, **_COMMON)
+# The known-bug gallery: find the bug, skip the costly shrink; derandomized, so that a catch or a miss is a property
+# of the code under test, not of one run's draw.
+settings.register_profile(
+    "gallery", max_examples=60, phases=[Phase.explicit, Phase.generate], database=None, derandomize=True, **_COMMON
+)
+
+REGISTRY_KEY = pytest.StashKey[dict]()
+PROFILE_KEY = pytest.StashKey[tuple[str, str]]()  # (the run's profile, the profile before the run)
+CANDIDATES_KEY = pytest.StashKey[list]()  # the names --convcheck put under test (empty: every entry)
+SETTINGS_KEY = pytest.StashKey[settings]()  # an item's Hypothesis settings for this run
+SELECTABLE = re.compile(r"[A-Za-z0-9_.+-]+")  # what a -k expression can name
+KEYWORDS = {"and", "or", "not", "True", "False", "None"}
+
+
+class Hooks:
+    """Hooks other plug-ins may implement."""
+
+    @pytest.hookspec
+    def pytest_convcheck_entries(self, config) -> list[Entry]:
+        """Entries to add to this run's registry (besides ``impls.REGISTRY`` and ``--impl``)."""
+
+
+class RunRegistry(dict):
+    """The run's entries by name; prints as the names only (it appears in Hypothesis's falsifying examples)."""
+
+    def __repr__(self) -> str:
+        return f"<registry: {', '.join(self)}>"
+
+
+def pytest_addhooks(pluginmanager):
+    pluginmanager.add_hookspecs(Hooks)
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("convcheck", "convcheck: conv2d conformance")
+    spec_help = "an outside conv2d callable (repeatable); MODULE is importable from the working directory"
+    group.addoption("--impl", action="append", default=[], metavar="NAME=MODULE:ATTR", help=f"register {spec_help}")
+    group.addoption(
+        "--convcheck", action="append", default=[], metavar="NAME=MODULE:ATTR",
+        help=f"run the convcheck property suite on {spec_help}, and on no other entry",
+    )  # fmt: skip
+    group.addoption("--conformance-json", metavar="PATH", help="write the conformance verdicts as JSON")
+    group.addoption("--conformance-md", metavar="PATH", help="write the conformance table as Markdown")
+    group.addoption(
+        "--run-declared-failures", action="store_true",
+        help="run the failures entries declare (expected_failures): one that passes shows as XPASS",
+    )  # fmt: skip
+    group.addoption(
+        "--example-database", default=None, metavar="PATH|none",
+        help="where Hypothesis keeps failing examples (default: the profile's, .hypothesis/); 'none' keeps nothing",
+    )  # fmt: skip
+
+
+def run_profile(config) -> str:
+    """The Hypothesis profile this run asks for."""
+    profile = config.getoption("hypothesis_profile", None) or os.environ.get("HYPOTHESIS_PROFILE")
+    return profile or ("ci" if os.environ.get("CI") else "default")
+
+
+def load_entry(spec: str, option: str) -> Entry:
+    """The entry of ``--impl``/``--convcheck`` ``spec``, or a one-line usage error naming the problem."""
+    try:
+        entry = load_spec(spec)
+    except SpecError as error:
+        raise pytest.UsageError(f"{option} {spec}: {error}") from None
+    if not SELECTABLE.fullmatch(entry.name) or entry.name in KEYWORDS:
+        raise pytest.UsageError(
+            f"{option} {spec}: the name {entry.name!r} cannot be selected with -k; use letters, digits, '_', '-', '.'"
+        )
+    return entry
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    config.addinivalue_line("markers", "family(name): the property family of the tests of a module")
+    config.addinivalue_line("markers", "examples(factor): run factor times the profile's example count")
+    previous = settings.get_current_profile_name()
+    profile = run_profile(config)
+    settings.load_profile(profile)
+    config.stash[PROFILE_KEY] = (profile, previous)
+    registry = RunRegistry(impls.REGISTRY)
+    for entries in config.hook.pytest_convcheck_entries(config=config):
+        registry.update((entry.name, entry) for entry in entries)
+    candidates = []
+    for option in ("--impl", "--convcheck"):
+        for spec in config.getoption(option.lstrip("-").replace("-", "_")):
+            entry = load_entry(spec, option)
+            if entry.name in registry:
+                raise pytest.UsageError(f"{option} {spec}: the name {entry.name!r} is already registered")
+            registry[entry.name] = entry
+            candidates += [entry.name] if option == "--convcheck" else []
+    config.stash[REGISTRY_KEY] = registry
+    config.stash[CANDIDATES_KEY] = candidates
+    if candidates and not any(_inside_suite(arg) for arg in config.args):
+        if config.args_source == pytest.Config.ArgsSource.ARGS:  # paths the user named: the suite joins them
+            config.args.append(str(SUITE))
+        else:  # no path named: the suite alone, not the project's testpaths
+            config.args[:] = [str(SUITE)]
+    summary = ConformanceSummary(config, registry, profile, impls.UNAVAILABLE)
+    config.pluginmanager.register(summary, "convcheck-conformance")
+
+
+def _inside_suite(arg: str) -> bool:
+    path = Path(arg.split("::")[0]).resolve()
+    return path == SUITE or SUITE in path.parents
+
+
+def pytest_unconfigure(config):
+    if PROFILE_KEY in config.stash:
+        settings.load_profile(config.stash[PROFILE_KEY][1])
+
+
+def pytest_report_header(config):
+    import hypothesis
+    import numpy
+    import scipy
+
+    registry = config.stash[REGISTRY_KEY]
+    profile = config.stash[PROFILE_KEY][0]
+    versions = [f"numpy {numpy.__version__}", f"scipy {scipy.__version__}", f"hypothesis {hypothesis.__version__}"]
+    lines = [
+        "convcheck implementations: " + ", ".join(f"{name} ({entry.error_model})" for name, entry in registry.items()),
+        ", ".join(versions) + f"; hypothesis profile: {profile}",
+    ]
+    return lines + [f"unavailable: {name}: {why}" for name, why in impls.UNAVAILABLE.items()]
+
+
+@pytest.fixture(scope="session")
+def registry(request) -> dict:
+    """Every implementation of this run, by name."""
+    return request.config.stash[REGISTRY_KEY]
+
+
+def pytest_generate_tests(metafunc):
+    if "impl" in metafunc.fixturenames:
+        registry = metafunc.config.stash[REGISTRY_KEY]
+        names = metafunc.config.stash[CANDIDATES_KEY] or list(registry)
+        metafunc.parametrize("impl", [registry[name] for name in names], ids=names)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_for_properties(request):
+    """Property cases are tiny: torch and BLAS run them on one thread (waking a pool costs more than the
+    convolution, and two pools on two cores spin against each other under ``-n 2``); restored after each test."""
+    if family_of(request.node) is None:
+        yield
+        return
+    with single_threaded():
+        yield
+
+
+def family_of(item) -> str | None:
+    marker = item.get_closest_marker("family")
+    return marker.args[0] if marker else None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tag each property test with its implementation and family (for the conformance reports, also under xdist),
+    fix its Hypothesis settings for this run, and turn the failures an entry declares into xfail marks."""
+    profile = settings.get_profile(config.stash[PROFILE_KEY][0])
+    database = config.getoption("example_database")
+    run_declared = config.getoption("run_declared_failures")
+    for item in items:
+        entry = getattr(item, "callspec", None) and item.callspec.params.get("impl")
+        family = family_of(item)
+        if not isinstance(entry, Entry) or family is None:
+            continue
+        item.user_properties += [("implementation", entry.name), ("family", family)]
+        marker = item.get_closest_marker("examples")
+        count = max(1, round(profile.max_examples * (marker.args[0] if marker else 1)))
+        changes = {"max_examples": count}
+        if database is not None:
+            from hypothesis.database import DirectoryBasedExampleDatabase
+
+            changes["database"] = None if database == "none" else DirectoryBasedExampleDatabase(database)
+        item.stash[SETTINGS_KEY] = settings(profile, **changes)
+        reason = entry.expected_failures.get(family) or entry.expected_failures.get(item.originalname)
+        if reason:
+            item.add_marker(pytest.mark.xfail(reason=f"{entry.name}: {reason} (declared)", run=run_declared))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Run a property with this run's settings (Hypothesis reads them from the test function when it runs; the
+    function object is shared by every run in the process, so they are put back afterwards)."""
+    chosen = item.stash.get(SETTINGS_KEY, None)
+    test = getattr(item, "obj", None)
+    if chosen is None or not hasattr(test, "hypothesis"):
+        return (yield)
+    before = test._hypothesis_internal_use_settings  # what @settings would set
+    test._hypothesis_internal_use_settings = chosen
+    try:
+        return (yield)
+    finally:
+        test._hypothesis_internal_use_settings = before
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Copy a property failure's message, case, reproduction and invalid class into the report (for the JSON
+    report, also under xdist)."""
+    report = yield
+    if call.when == "call" and report.failed and call.excinfo is not None:
+        error = call.excinfo.value
+        report.user_properties.append(("message", f"{type(error).__name__}: {error}".splitlines()[0]))
+        for key in ("case", "reproduce", "invalid"):
+            value = getattr(error, key, None)
+            if isinstance(value, str):
+                report.user_properties.append((key, value))
+    return report

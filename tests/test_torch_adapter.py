@@ -1,0 +1,35 @@
+"""The torch adapter's defense against the crash the property suite found in torch 2.13's CPU conv2d."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch_conv = pytest.importorskip("impls.torch_conv", reason="torch is not installed")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_torch_gets_c_ordered_operands_and_shares_c_ordered_memory():
+    """torch 2.13's CPU conv2d crashed on this channels-last weight (bias, stride 3, padding 2, dilation 3, width 1)."""
+    script = (
+        "import numpy as np; from impls import REGISTRY\n"
+        "rng = np.random.default_rng(0)\n"
+        "x = rng.standard_normal((4, 7, 21, 1), dtype=np.float32)\n"
+        "w = np.ascontiguousarray(rng.standard_normal((1, 3, 1, 7), dtype=np.float32)).transpose(0, 3, 1, 2)\n"
+        "b = np.ones(1, np.float32)\n"
+        "y = REGISTRY['torch'](x, w, b, stride=3, padding=2, dilation=3)\n"
+        "z = REGISTRY['loop'](x, w, b, stride=3, padding=2, dilation=3)\n"
+        "assert np.allclose(y, z, rtol=1e-5, atol=1e-5), (y, z)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+    ordered = np.zeros((2, 3, 4, 5), np.float32)
+    assert np.shares_memory(torch_conv.as_tensor(ordered).numpy(), ordered)
+    one_channel_last = np.zeros((2, 4, 5, 1), np.float32).transpose(0, 3, 1, 2)  # NumPy calls it C-contiguous
+    assert one_channel_last.flags.c_contiguous
+    assert torch_conv.as_tensor(one_channel_last).stride() == (20, 20, 5, 1)
