@@ -133,7 +133,7 @@ def check_implementation(
     ``error_model``, ``capabilities``, ``max_gflop`` and ``expected_failures`` attributes) under the Hypothesis
     ``profile``; return a :class:`CheckReport`."""
     candidate = _Candidate(Entry.from_callable(name, fn, origin="check_implementation"))
-    args = [str(SUITE), "-p", "no:cacheprovider", f"--hypothesis-profile={profile}"]
+    args = [str(SUITE), "-p", "no:cacheprovider", "-p", "no:benchmark", f"--hypothesis-profile={profile}"]
     args += [f"--example-database={database or 'none'}", *extra_args]
     stream = io.StringIO()
     if verbose:
