@@ -22,31 +22,18 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-import impls
-from impls.registry import Entry, SpecError, load_spec
 from properties.conformance import ConformanceSummary
 from properties.threads import single_threaded
 
-SUITE = Path(__file__).resolve().parent
-_COMMON = {
-    "deadline": None,
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
-    "report_multiple_bugs": False,  # one failure per property, never an ExceptionGroup
-}
-FIND_AND_SHRINK = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]  # no 'explain' block
-settings.register_profile("default", max_examples=40, phases=FIND_AND_SHRINK, **_COMMON)
-settings.register_profile("ci", max_examples=60, phases=FIND_AND_SHRINK, **_COMMON)
-settings.register_profile("thorough", max_examples=600, phases=FIND_AND_SHRINK, **_COMMON)
-# The known-bug gallery: find the bug, skip the costly shrink; derandomized, so that a catch or a miss is a property
-# of the code under test, not of one run's draw.
-settings.register_profile(
-    "gallery", max_examples=60, phases=[Phase.explicit, Phase.generate], database=None, derandomize=True, **_COMMON
-)
+if TYPE_CHECKING:  # the implementations are imported by the runs that test them, not by every pytest run
+    from impls import Entry
 
+SUITE = Path(__file__).resolve().parent
 REGISTRY_KEY = pytest.StashKey[dict]()
 PROFILE_KEY = pytest.StashKey[tuple[str, str]]()  # (the run's profile, the profile before the run)
 CANDIDATES_KEY = pytest.StashKey[list]()  # the names --convcheck put under test (empty: every entry)
@@ -94,6 +81,24 @@ def pytest_addoption(parser):
     )  # fmt: skip
 
 
+def register_profiles() -> None:
+    """The suite's Hypothesis profiles (registered for the runs that use them, not at import)."""
+    common = {
+        "deadline": None,
+        "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+        "report_multiple_bugs": False,  # one failure per property, never an ExceptionGroup
+    }
+    find_and_shrink = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]  # no 'explain' block
+    settings.register_profile("default", max_examples=40, phases=find_and_shrink, **common)
+    settings.register_profile("ci", max_examples=60, phases=find_and_shrink, **common)
+    settings.register_profile("thorough", max_examples=600, phases=find_and_shrink, **common)
+    # The known-bug gallery: find the bug, skip the costly shrink; derandomized, so that a catch or a miss is a
+    # property of the code under test, not of one run's draw.
+    settings.register_profile(
+        "gallery", max_examples=60, phases=[Phase.explicit, Phase.generate], database=None, derandomize=True, **common
+    )
+
+
 def run_profile(config) -> str:
     """The Hypothesis profile this run asks for."""
     profile = config.getoption("hypothesis_profile", None) or os.environ.get("HYPOTHESIS_PROFILE")
@@ -102,6 +107,8 @@ def run_profile(config) -> str:
 
 def load_entry(spec: str, option: str) -> Entry:
     """The entry of ``--impl``/``--convcheck`` ``spec``, or a one-line usage error naming the problem."""
+    from impls.registry import SpecError, load_spec
+
     try:
         entry = load_spec(spec)
     except SpecError as error:
@@ -113,34 +120,55 @@ def load_entry(spec: str, option: str) -> Entry:
     return entry
 
 
+def run_registry(config) -> RunRegistry:
+    """The run's entries, built on first use (importing the implementations only for runs that test them)."""
+    if REGISTRY_KEY not in config.stash:
+        import impls
+
+        registry = RunRegistry(impls.REGISTRY)
+        for entries in config.hook.pytest_convcheck_entries(config=config):
+            registry.update((entry.name, entry) for entry in entries)
+        candidates = []
+        for option in ("--impl", "--convcheck"):
+            for spec in config.getoption(option.lstrip("-").replace("-", "_")):
+                entry = load_entry(spec, option)
+                if entry.name in registry:
+                    raise pytest.UsageError(f"{option} {spec}: the name {entry.name!r} is already registered")
+                registry[entry.name] = entry
+                candidates += [entry.name] if option == "--convcheck" else []
+        config.stash[REGISTRY_KEY] = registry
+        config.stash[CANDIDATES_KEY] = candidates
+    return config.stash[REGISTRY_KEY]
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
+    """Set the run up when it runs the property suite (or checks a callable); any other run is left alone."""
     config.addinivalue_line("markers", "family(name): the property family of the tests of a module")
     config.addinivalue_line("markers", "examples(factor): run factor times the profile's example count")
-    previous = settings.get_current_profile_name()
-    profile = run_profile(config)
-    settings.load_profile(profile)
-    config.stash[PROFILE_KEY] = (profile, previous)
-    registry = RunRegistry(impls.REGISTRY)
-    for entries in config.hook.pytest_convcheck_entries(config=config):
-        registry.update((entry.name, entry) for entry in entries)
-    candidates = []
-    for option in ("--impl", "--convcheck"):
-        for spec in config.getoption(option.lstrip("-").replace("-", "_")):
-            entry = load_entry(spec, option)
-            if entry.name in registry:
-                raise pytest.UsageError(f"{option} {spec}: the name {entry.name!r} is already registered")
-            registry[entry.name] = entry
-            candidates += [entry.name] if option == "--convcheck" else []
-    config.stash[REGISTRY_KEY] = registry
-    config.stash[CANDIDATES_KEY] = candidates
-    if candidates and not any(_inside_suite(arg) for arg in config.args):
+    checks = config.getoption("convcheck")
+    if not (checks or config.getoption("impl") or any(_inside_suite(arg) for arg in config.args)):
+        return
+    if checks and not any(_inside_suite(arg) for arg in config.args):
         if config.args_source == pytest.Config.ArgsSource.ARGS:  # paths the user named: the suite joins them
             config.args.append(str(SUITE))
         else:  # no path named: the suite alone, not the project's testpaths
             config.args[:] = [str(SUITE)]
-    summary = ConformanceSummary(config, registry, profile, impls.UNAVAILABLE)
+    register_profiles()
+    previous = settings.get_current_profile_name()
+    profile = run_profile(config)
+    settings.load_profile(profile)
+    config.stash[PROFILE_KEY] = (profile, previous)
+    registry = run_registry(config)
+    summary = ConformanceSummary(config, registry, profile, unavailable())
     config.pluginmanager.register(summary, "convcheck-conformance")
+
+
+def unavailable() -> dict[str, str]:
+    """The package's entries that cannot run on this machine, with the reason."""
+    import impls
+
+    return impls.UNAVAILABLE
 
 
 def _inside_suite(arg: str) -> bool:
@@ -154,29 +182,31 @@ def pytest_unconfigure(config):
 
 
 def pytest_report_header(config):
+    if PROFILE_KEY not in config.stash:
+        return []
     import hypothesis
     import numpy
     import scipy
 
-    registry = config.stash[REGISTRY_KEY]
+    registry = run_registry(config)
     profile = config.stash[PROFILE_KEY][0]
     versions = [f"numpy {numpy.__version__}", f"scipy {scipy.__version__}", f"hypothesis {hypothesis.__version__}"]
     lines = [
         "convcheck implementations: " + ", ".join(f"{name} ({entry.error_model})" for name, entry in registry.items()),
         ", ".join(versions) + f"; hypothesis profile: {profile}",
     ]
-    return lines + [f"unavailable: {name}: {why}" for name, why in impls.UNAVAILABLE.items()]
+    return lines + [f"unavailable: {name}: {why}" for name, why in unavailable().items()]
 
 
 @pytest.fixture(scope="session")
 def registry(request) -> dict:
     """Every implementation of this run, by name."""
-    return request.config.stash[REGISTRY_KEY]
+    return run_registry(request.config)
 
 
 def pytest_generate_tests(metafunc):
     if "impl" in metafunc.fixturenames:
-        registry = metafunc.config.stash[REGISTRY_KEY]
+        registry = run_registry(metafunc.config)
         names = metafunc.config.stash[CANDIDATES_KEY] or list(registry)
         metafunc.parametrize("impl", [registry[name] for name in names], ids=names)
 
@@ -200,9 +230,13 @@ def family_of(item) -> str | None:
 def pytest_collection_modifyitems(config, items):
     """Tag each property test with its implementation and family (for the conformance reports, also under xdist),
     fix its Hypothesis settings for this run, and turn the failures an entry declares into xfail marks."""
+    if PROFILE_KEY not in config.stash:
+        return
     profile = settings.get_profile(config.stash[PROFILE_KEY][0])
     database = config.getoption("example_database")
     run_declared = config.getoption("run_declared_failures")
+    from impls import Entry
+
     for item in items:
         entry = getattr(item, "callspec", None) and item.callspec.params.get("impl")
         family = family_of(item)

@@ -1,0 +1,85 @@
+"""convcheck from any project: installed (not editable) into a fresh virtual environment, its pytest plug-in and
+its command check a callable of a throwaway project that knows nothing of this repository."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROJECT_MODULE = '''
+"""A project's own conv2d, correct, and the same with a flipped kernel."""
+import numpy as np
+
+from impls import REGISTRY
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return REGISTRY["im2col"](x, weight, bias, stride, padding, dilation, groups)
+
+
+def flipped(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    weight = np.ascontiguousarray(weight[:, :, ::-1, ::-1]) if isinstance(weight, np.ndarray) else weight
+    return conv2d(x, weight, bias, stride, padding, dilation, groups)
+'''
+
+
+def run(command: list, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def environment(tmp_path_factory) -> Path:
+    """A fresh venv (seeing this machine's packages, for numpy, torch, ...) with convcheck built and installed from
+    this repository as a wheel."""
+    folder = tmp_path_factory.mktemp("installed")
+    venv = folder / "venv"
+    assert run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], folder).returncode == 0
+    wheels = folder / "wheels"
+    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels),
+                 str(ROOT)], folder)  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    wheel = next(wheels.glob("convcheck-*.whl"))
+    installed = run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", str(wheel)], folder)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    return venv
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "__init__.py").write_text("")
+    (tmp_path / "mypkg" / "conv.py").write_text(textwrap.dedent(PROJECT_MODULE))
+    return tmp_path
+
+
+def test_the_installed_package_is_used(environment, project):
+    found = run([str(environment / "bin" / "python"), "-c", "import properties; print(properties.__file__)"], project)
+    assert Path(found.stdout.strip()).is_relative_to(environment), found.stdout + found.stderr
+
+
+def test_pytest_convcheck_passes_a_correct_callable_and_catches_a_buggy_one(environment, project):
+    pytest_run = [str(environment / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider"]
+    good = run([*pytest_run, "--convcheck", "mine=mypkg.conv:conv2d", "--hypothesis-profile=gallery"], project)
+    assert good.returncode == 0, good.stdout[-3000:] + good.stderr
+    assert "convcheck conformance" in good.stdout
+    assert "mine" in good.stdout.partition("convcheck conformance")[2]
+    bad = run([*pytest_run, "--convcheck", "mine=mypkg.conv:flipped", "--hypothesis-profile=gallery", "-n", "2"],
+              project)  # fmt: skip
+    assert bad.returncode == 1, bad.stdout[-3000:] + bad.stderr
+    assert "FAIL" in bad.stdout.partition("convcheck conformance")[2]
+
+
+def test_convcheck_check_command(environment, project):
+    command = [str(environment / "bin" / "convcheck"), "check"]
+    good = run([*command, "mypkg.conv:conv2d", "--hypothesis-profile=gallery", "-q"], project)
+    assert good.returncode == 0, good.stdout[-3000:] + good.stderr
+    bad = run([*command, "mypkg.conv:flipped", "--hypothesis-profile=gallery", "-q", "--conformance-json=out.json"],
+              project)  # fmt: skip
+    assert bad.returncode == 1, bad.stdout[-3000:] + bad.stderr
+    assert '"FAIL"' in (project / "out.json").read_text()
