@@ -161,8 +161,8 @@ def test_installed_plugin_entries_are_parametrized_in_the_property_suite(plugin_
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(
         [
-            "*test_output_shape_matches_formula[[]example-plugin[]]",
             "*test_matches_oracle_within_error_bound[[]example-plain[]]",
+            "*test_output_shape_matches_formula[[]example-plugin[]]",
         ],
         consecutive=False,
     )
