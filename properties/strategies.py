@@ -84,16 +84,18 @@ class Corner:
 CORNERS = (
     Corner("1x1", ((1, 1),), paddings=(0,), weight=2),
     Corner("1x1 stride 2", ((1, 1),), strides=(2,), paddings=(0,)),
-    Corner("1x1 grouped", ((1, 1),), paddings=(0,), groups="grouped"),
+    Corner("1x1 grouped", ((1, 1),), paddings=(0,), groups="grouped", weight=2),
     Corner("3x3 stride 1", ((3, 3),), weight=3),
     Corner("3x3 stride 2", ((3, 3),), strides=(2,), paddings=("half", 0)),
     Corner("3x3 dilation 2", ((3, 3),), dilation=2),
     Corner("depthwise 3x3", ((3, 3),), strides=(1, 2), paddings=("half", 0), groups="depthwise"),
-    Corner("depthwise 3x3 x2", ((3, 3),), strides=(1, 2), paddings=("half", 0), groups="depthwise", multiplier=2),
+    Corner(
+        "depthwise 3x3 x2", ((3, 3),), strides=(1, 2), paddings=("half", 0), groups="depthwise", multiplier=2, weight=2
+    ),
     Corner("5x5", ((5, 5),)),
     Corner("1xk", ((1, 3), (1, 5), (1, 7))),
     Corner("kx1", ((3, 1), (5, 1), (7, 1))),
-    Corner("7x7 stride 2 stem", ((7, 7),), strides=(2,), paddings=("half",)),
+    Corner("7x7 stride 2 stem", ((7, 7),), strides=(2,), paddings=("half",), weight=2),
     Corner("11x11 stride 4", ((11, 11),), strides=(4,), paddings=(2, 0)),
 )
 
