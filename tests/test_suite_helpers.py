@@ -176,7 +176,8 @@ def test_a_corner_only_failure_shrinks_to_a_small_case():
     with pytest.raises(AssertionError):
         fast_path_bug()
     shrunk = seen[-1]  # the minimal failing example is replayed last
-    assert (shrunk.n, shrunk.c_in, shrunk.c_out, shrunk.groups) == (1, 1, 1, 1), shrunk.descriptor()
+    assert shrunk.n == 1, shrunk.descriptor()
+    assert max(shrunk.c_in, shrunk.c_out) <= 2, shrunk.descriptor()  # one channel, or the depthwise corner's two
     assert output_extents(shrunk)[1] == 1, shrunk.descriptor()
     assert shrunk.h * shrunk.w <= 9, shrunk.descriptor()
 
