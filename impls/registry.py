@@ -13,13 +13,16 @@ import os
 import pkgutil
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from impls.contract import Conv2dProblem, ConvArgumentError, normalize
 
 ERROR_MODELS = ("exact-summation", "normwise")
 ENTRY_POINT_GROUP = "convcheck.impls"
 _NOT_IMPLEMENTATIONS = {"contract", "registry", "template"}
+
+
+DEFAULT_FORMS = {"stride": 1, "padding": 0, "dilation": 1}  # the contract's defaults, as a call leaves them out
 
 
 class UnsupportedConfiguration(NotImplementedError):
@@ -32,25 +35,66 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class Capabilities:
-    """The part of the contract an implementation covers; None means every valid value."""
+    """The part of the contract an implementation covers; None (or the default) means every valid value.
+
+    Besides value ranges, a partial implementation can declare the argument forms it takes: one stride (one dilation)
+    for both axes, given as one int; the same zero border on opposite sides; one padding int for all four sides; which
+    of the padding strings it accepts; no bias; odd kernel sizes only.
+    """
 
     dtypes: tuple[str, ...] = ("float32", "float64")
     strides: tuple[int, ...] | None = None
     dilations: tuple[int, ...] | None = None
     kernel_sizes: tuple[tuple[int, int], ...] | None = None
     groups: bool = True
+    square_strides: bool = False  # stride is one int, the same for both axes
+    square_dilations: bool = False  # dilation is one int, the same for both axes
+    symmetric_padding: bool = False  # top == bottom and left == right ('same' only where that holds)
+    int_padding: bool = False  # padding is one int for all four sides (no pair, no string)
+    padding_strings: tuple[str, ...] = ("same", "valid")  # the padding strings it accepts
+    bias: bool = True
+    odd_kernels: bool = False  # kH and kW odd
 
-    def why_unsupported(self, problem: Conv2dProblem) -> str | None:
-        """The reason a problem is outside these capabilities, or None when it is covered."""
+    def why_unsupported(self, problem: Conv2dProblem, arguments: Mapping | None = None) -> str | None:
+        """The reason a problem is outside these capabilities, or None when it is covered. ``arguments`` (the call's
+        ``stride``, ``padding`` and ``dilation`` as given) are checked for the declared forms too."""
         kernel = tuple(problem.weight.shape[2:])
-        checks = (
+        top, bottom, left, right = problem.padding
+        checks = [
             (str(problem.x.dtype) in self.dtypes, f"dtype {problem.x.dtype}"),
             (self.strides is None or set(problem.stride) <= set(self.strides), f"stride {problem.stride}"),
             (self.dilations is None or set(problem.dilation) <= set(self.dilations), f"dilation {problem.dilation}"),
             (self.kernel_sizes is None or kernel in self.kernel_sizes, f"kernel {kernel}"),
             (self.groups or problem.groups == 1, f"groups {problem.groups}"),
-        )
+            (not self.square_strides or problem.stride[0] == problem.stride[1], f"stride {problem.stride}"),
+            (not self.square_dilations or problem.dilation[0] == problem.dilation[1], f"dilation {problem.dilation}"),
+            (not self.symmetric_padding or (top, left) == (bottom, right), f"padding {problem.padding}"),
+            (not self.int_padding or len(set(problem.padding)) == 1, f"padding {problem.padding}"),
+            (self.bias or problem.bias is None, "bias"),
+            (not self.odd_kernels or all(k % 2 for k in kernel), f"kernel {kernel}"),
+        ]
+        if arguments is not None:
+            stride, padding, dilation = (arguments.get(key, default) for key, default in DEFAULT_FORMS.items())
+            checks += [
+                (not self.square_strides or isinstance(stride, int), f"stride {stride!r} (not one int)"),
+                (not self.square_dilations or isinstance(dilation, int), f"dilation {dilation!r} (not one int)"),
+                (not self.int_padding or isinstance(padding, int), f"padding {padding!r} (not one int)"),
+                (not isinstance(padding, str) or padding in self.padding_strings, f"padding {padding!r}"),
+            ]
         return next((f"{what} is not supported" for ok, what in checks if not ok), None)
+
+    @classmethod
+    def from_dict(cls, declared: Mapping) -> Capabilities:
+        """Capabilities from a dict of field names (an outside callable's ``capabilities`` attribute)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(declared) - known)
+        if unknown:
+            raise ValueError(f"capabilities: unknown field(s) {unknown}; expected some of {sorted(known)}")
+
+        def as_tuple(value):
+            return tuple(as_tuple(item) for item in value) if isinstance(value, list) else value
+
+        return cls(**{key: as_tuple(value) for key, value in declared.items()})
 
 
 @dataclass(frozen=True, repr=False)
@@ -79,8 +123,8 @@ class Entry:
     def __call__(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         return self.function(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
-    def supports(self, problem: Conv2dProblem) -> bool:
-        return self.capabilities.why_unsupported(problem) is None
+    def supports(self, problem: Conv2dProblem, arguments: Mapping | None = None) -> bool:
+        return self.capabilities.why_unsupported(problem, arguments) is None
 
     @classmethod
     def from_callable(cls, name: str, function: Callable, origin: str = "") -> Entry:
@@ -92,8 +136,8 @@ class Entry:
         if not callable(function):
             raise ValueError(f"{name}={function!r}: not callable")
         capabilities = getattr(function, "capabilities", None) or {}
-        if isinstance(capabilities, dict):
-            capabilities = Capabilities(**capabilities)
+        if isinstance(capabilities, Mapping):
+            capabilities = Capabilities.from_dict(capabilities)
         return cls(
             name=name,
             function=function,
@@ -123,7 +167,8 @@ def implementation(
     def decorate(algorithm: Callable[[Conv2dProblem], object]) -> Entry:
         def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             problem = normalize(x, weight, bias, stride, padding, dilation, groups)
-            reason = capabilities.why_unsupported(problem)
+            arguments = {"stride": stride, "padding": padding, "dilation": dilation}
+            reason = capabilities.why_unsupported(problem, arguments)
             if reason:
                 raise UnsupportedConfiguration(f"{name}: {reason}")
             return algorithm(problem)

@@ -12,18 +12,31 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 from hypothesis import strategies as st
 
-from impls import Capabilities
+from impls import Capabilities, output_size
 
 VALUE_KINDS = ("int", "normal", "positive", "wide")
 LAYOUTS = ("contiguous", "fortran", "channels_last", "strided", "reversed")
 
 
 @dataclass(frozen=True)
+class Budget:
+    """What one drawn case may cost, so that real extents come thin where they are wide: multiply-adds, elements of
+    any one array, output positions (what a loop over windows iterates) and (image, output channel, input channel)
+    triples (what a loop over single-plane correlations iterates)."""
+
+    macs: int = 2**18
+    elements: int = 2**16
+    positions: int = 2**11
+    planes: int = 2**9
+
+
+@dataclass(frozen=True)
 class Limits:
-    """The range a strategy draws from: up to these values (from 1, padding from 0), C_in and H, W from a floor."""
+    """The range a strategy draws from: the uniform part up to these values (from 1, padding from 0; C_in and H, W
+    from a floor), the real sizes of the catalogue up to its edges, all under the budget."""
 
     batch: int
-    channels: int  # C_in and C_out
+    channels: int  # per group, C_in and C_out
     size: int  # H and W, unless the kernel needs a larger input
     kernel: int
     stride: int
@@ -31,15 +44,60 @@ class Limits:
     padding: int
     min_channels: int = 1  # C_in
     min_size: int = 1  # H and W
+    budget: Budget = Budget()
 
     def max_gflop(self) -> float:
-        """An upper bound of the cost of one drawn case, ``2 * N * C_out * H_out * W_out * C_in * kH * kW``."""
-        return 2 * self.batch * self.channels**2 * (self.size + 2 * self.padding) ** 2 * self.kernel**2 / 1e9
+        """An upper bound of the cost of one drawn case, ``2 * N * C_out * H_out * W_out * C_in/G * kH * kW``."""
+        return 2 * self.budget.macs / 1e9
 
 
 SMALL = Limits(batch=4, channels=8, size=24, kernel=7, stride=4, dilation=3, padding=4)
-# Past the small cases: channel counts beyond a blocking factor of 8 or 16, planes beyond tiles of 16 or 32.
-LARGE = Limits(batch=2, channels=24, size=48, kernel=5, stride=3, dilation=2, padding=3, min_channels=9, min_size=25)
+# Past the small cases: uniform channel counts beyond a blocking factor of 8 or 16, planes beyond tiles of 16 or 32.
+LARGE = Limits(
+    batch=2, channels=24, size=48, kernel=5, stride=3, dilation=2, padding=3, min_channels=9, min_size=25,
+    budget=Budget(macs=2**21, elements=2**17, positions=2**12, planes=2**11),
+)  # fmt: skip
+
+# Real sizes, where blocked and tiled code has its edges: output extents at tiles of 2 to 128, +-1 (odd and even);
+# channel counts at blocking factors 8 to 64, +-1; batch sizes with a tail after blocks of 2, 4 and 8.
+OUTPUT_EDGES = (1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 130)
+CHANNEL_EDGES = (7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64)
+BATCH_EDGES = (3, 5, 7, 9)
+
+
+@dataclass(frozen=True)
+class Corner:
+    """A configuration that libraries special-case: the kernels, strides and paddings it fixes (square, dilation
+    ``dilation``) and its grouping; everything else is drawn as usual. A padding is an int for both axes, ``"half"``
+    (``dilation * (k - 1) // 2`` per axis) or ``"same"``."""
+
+    name: str
+    kernels: tuple[tuple[int, int], ...]
+    strides: tuple[int, ...] = (1,)
+    paddings: tuple = (0, "half", "same")
+    dilation: int = 1
+    groups: str = "any"  # "any" (drawn as usual), "grouped" (at least 2) or "depthwise" (one input channel a group)
+    multiplier: int = 1  # depthwise: output channels per input channel
+    weight: int = 1  # drawn this many times as often as a corner of weight 1 (how common it is in real networks)
+
+
+CORNERS = (
+    Corner("1x1", ((1, 1),), paddings=(0,), weight=2),
+    Corner("1x1 stride 2", ((1, 1),), strides=(2,), paddings=(0,)),
+    Corner("1x1 grouped", ((1, 1),), paddings=(0,), groups="grouped", weight=2),
+    Corner("3x3 stride 1", ((3, 3),), weight=3),
+    Corner("3x3 stride 2", ((3, 3),), strides=(2,), paddings=("half", 0)),
+    Corner("3x3 dilation 2", ((3, 3),), dilation=2),
+    Corner("depthwise 3x3", ((3, 3),), strides=(1, 2), paddings=("half", 0), groups="depthwise"),
+    Corner(
+        "depthwise 3x3 x2", ((3, 3),), strides=(1, 2), paddings=("half", 0), groups="depthwise", multiplier=2, weight=2
+    ),
+    Corner("5x5", ((5, 5),)),
+    Corner("1xk", ((1, 3), (1, 5), (1, 7))),
+    Corner("kx1", ((3, 1), (5, 1), (7, 1))),
+    Corner("7x7 stride 2 stem", ((7, 7),), strides=(2,), paddings=("half",), weight=2),
+    Corner("11x11 stride 4", ((11, 11),), strides=(4,), paddings=(2, 0)),
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +127,7 @@ class ConvCase:
         """The keyword arguments of the conv2d call."""
 
         def spelled(pair):
-            return pair[0] if self.ints and not isinstance(pair, str) and pair[0] == pair[1] else pair
+            return one_int_where_equal(pair) if self.ints else pair
 
         return {
             "stride": spelled(self.stride),
@@ -117,6 +175,11 @@ class ConvCase:
         return f"ConvCase({fields})"
 
 
+def one_int_where_equal(pair):
+    """A pair spelled as one int when both axes agree (the contract's other form); strings as they are."""
+    return pair[0] if not isinstance(pair, str) and pair[0] == pair[1] else pair
+
+
 def draw_values(rng: np.random.Generator, shape, kind: str, exponent: int, dtype: str) -> np.ndarray:
     """Small integers (exact arithmetic) or floats of a given magnitude, never NaN, inf or subnormal."""
     if kind == "int":
@@ -146,15 +209,119 @@ def with_layout(array: np.ndarray, layout: str) -> np.ndarray:
     return reversed_copy[..., ::-1, ::-1]
 
 
-def _allowed(values: tuple[int, ...] | None, low: int, high: int):
-    choices = [v for v in range(low, high + 1) if values is None or v in values]
-    return st.sampled_from(choices)
+def allowed_values(values: tuple[int, ...] | None, low: int, high: int) -> list[int]:
+    """The values from ``low`` to ``high`` that a capability (None: every value) allows."""
+    return [v for v in range(low, high + 1) if values is None or v in values]
 
 
 def _pair(draw, values, square: bool) -> tuple[int, int]:
     """Two draws from ``values``, or one used for both axes when ``square``."""
     first = draw(values)
     return (first, first) if square else (first, draw(values))
+
+
+def _count(draw, low: int, uniform_high: int, edges: tuple[int, ...], cap: int) -> int:
+    """A count from ``low``: half the draws uniform up to ``uniform_high``, half at the edges; never above ``cap``
+    (unless ``low`` is)."""
+    cap = max(cap, low)
+    uniform = st.integers(low, max(low, min(uniform_high, cap)))
+    at_edges = [v for v in edges if low <= v <= cap]
+    return draw(st.one_of(uniform, st.sampled_from(at_edges)) if at_edges else uniform)
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    padding: object  # (ph, pw), 'same' or 'valid'
+    grouping: str = "any"
+    multiplier: int = 1
+
+
+def _same_dilations(capabilities: Capabilities, kernel, values: list[int]) -> list[tuple[int, int]]:
+    """The dilations for which 'same' padding is declared for this kernel (even totals, if padding is symmetric)."""
+    pairs = [(dh, dw) for dh in values for dw in values if dh == dw or not capabilities.square_dilations]
+    if capabilities.symmetric_padding:
+        pairs = [(dh, dw) for dh, dw in pairs if dh * (kernel[0] - 1) % 2 == 0 and dw * (kernel[1] - 1) % 2 == 0]
+    return pairs
+
+
+def _string_padding(mode: str, capabilities: Capabilities, padding_modes) -> bool:
+    return mode in padding_modes and mode in capabilities.padding_strings and not capabilities.int_padding
+
+
+@st.composite
+def _uniform_geometry(draw, capabilities: Capabilities, padding_modes, limits: Limits, ints: bool) -> _Geometry:
+    """Kernel, padding mode, stride, dilation and padding, each uniform in its range and inside the capabilities."""
+    if capabilities.kernel_sizes is not None:
+        kernels = [k for k in capabilities.kernel_sizes if not capabilities.odd_kernels or k[0] % 2 * k[1] % 2]
+        kh, kw = draw(st.sampled_from(kernels))
+    else:
+        sizes = [k for k in range(1, limits.kernel + 1) if not capabilities.odd_kernels or k % 2]
+        kh, kw = _pair(draw, st.sampled_from(sizes), square=False)
+    strides = allowed_values(capabilities.strides, 1, limits.stride)
+    dilations = allowed_values(capabilities.dilations, 1, limits.dilation)
+    same_dilations = _same_dilations(capabilities, (kh, kw), dilations) if 1 in strides else []
+    modes = [m for m in padding_modes if m in ("pair", "none") or _string_padding(m, capabilities, padding_modes)]
+    mode = draw(st.sampled_from([m for m in modes if m != "same" or same_dilations]))
+    if mode == "same":  # 'same' is defined for stride 1 only
+        return _Geometry((kh, kw), (1, 1), draw(st.sampled_from(same_dilations)), "same")
+    stride = _pair(draw, st.sampled_from(strides), ints or capabilities.square_strides)
+    dilation = _pair(draw, st.sampled_from(dilations), ints or capabilities.square_dilations)
+    if mode == "pair":
+        padding = _pair(draw, st.integers(0, limits.padding), ints or capabilities.int_padding)
+    else:
+        padding = (0, 0) if mode == "none" else mode
+    return _Geometry((kh, kw), stride, dilation, padding)
+
+
+def _corner_options(corner: Corner, capabilities: Capabilities, padding_modes, min_groups: int):
+    """The (kernel, stride, padding) choices of ``corner`` inside the capabilities and the padding modes."""
+    if corner.groups != "any" and not capabilities.groups:
+        return []
+    if capabilities.dilations is not None and corner.dilation not in capabilities.dilations:
+        return []
+    options = []
+    for kernel in corner.kernels:
+        if capabilities.kernel_sizes is not None and kernel not in capabilities.kernel_sizes:
+            continue
+        if capabilities.odd_kernels and not kernel[0] % 2 * kernel[1] % 2:
+            continue
+        for stride in allowed_values(capabilities.strides, min(corner.strides), max(corner.strides)):
+            if stride not in corner.strides:
+                continue
+            for padding in corner.paddings:
+                spelled = _corner_padding(padding, kernel, corner.dilation)
+                if spelled == "same" and not (stride == 1 and _string_padding("same", capabilities, padding_modes)):
+                    continue
+                if spelled == (0, 0) and not {"pair", "none"} & set(padding_modes):
+                    spelled = "valid" if _string_padding("valid", capabilities, padding_modes) else None
+                elif isinstance(spelled, tuple) and spelled != (0, 0) and "pair" not in padding_modes:
+                    spelled = None
+                if isinstance(spelled, tuple) and capabilities.int_padding and spelled[0] != spelled[1]:
+                    spelled = None
+                if spelled is not None:
+                    options.append((kernel, stride, spelled))
+    return options
+
+
+def _corner_padding(padding, kernel, dilation: int):
+    if padding == "half":
+        return (dilation * (kernel[0] - 1) // 2, dilation * (kernel[1] - 1) // 2)
+    return padding if isinstance(padding, str) else (padding, padding)
+
+
+@st.composite
+def _corner_geometry(draw, corner: Corner, options) -> _Geometry:
+    kernel, stride, padding = draw(st.sampled_from(options))
+    return _Geometry(kernel, (stride, stride), (corner.dilation,) * 2, padding, corner.groups, corner.multiplier)
+
+
+def _input_extent(draw, out: int, kernel: int, stride: int, dilation: int, pads: int, floor: int) -> int:
+    """An input extent that gives ``out`` outputs (plus up to stride - 1 unused rows), or the floor's output."""
+    extra = draw(st.integers(0, stride - 1))
+    return max(floor, (out - 1) * stride + dilation * (kernel - 1) + 1 - pads + extra)
 
 
 @st.composite
@@ -168,52 +335,81 @@ def conv_cases(
     bias=None,
     limits: Limits = SMALL,
 ) -> ConvCase:
-    """Configurations inside ``capabilities``: the geometry first (kernel, padding mode, stride, dilation, padding),
-    then an input that fits it.
+    """Configurations inside ``capabilities``, by construction: the geometry (uniform, or one of the ``CORNERS``),
+    then the output extents (uniform inputs, or outputs at ``OUTPUT_EDGES``), then groups, channels and batch
+    (uniform, or at ``CHANNEL_EDGES`` and ``BATCH_EDGES``), each within what ``limits.budget`` leaves.
 
-    A quarter of the cases spell stride, padding and dilation as one int for both axes (the contract's other form).
+    ``padding_modes`` may hold "pair", "same", "valid" and "none" (zero padding as a pair). A quarter of the cases
+    spell stride, padding and dilation as one int for both axes (the contract's other form); all do when the
+    capabilities declare one-int arguments.
     """
-    ints = draw(st.integers(0, 3)) == 3  # shrinks towards pairs
-    if capabilities.kernel_sizes is not None:
-        kh, kw = draw(st.sampled_from(capabilities.kernel_sizes))
+    if bias and not capabilities.bias:
+        raise ValueError("bias=True asked of an implementation that declares no bias")
+    spelled_once = capabilities.square_strides or capabilities.square_dilations or capabilities.int_padding
+    ints = spelled_once or draw(st.integers(0, 3)) == 3  # shrinks towards pairs
+    corners = [(c, o) for c in CORNERS if (o := _corner_options(c, capabilities, padding_modes, min_groups))]
+    uniform = _uniform_geometry(capabilities, padding_modes, limits, ints)
+    weighted = [choice for choice in corners for _ in range(choice[0].weight)]
+    corner = draw(st.sampled_from(weighted)) if corners and draw(st.integers(0, 2)) else None  # two cases in three
+    geometry = draw(uniform if corner is None else _corner_geometry(*corner))
+    (kh, kw), stride, dilation = geometry.kernel, geometry.stride, geometry.dilation
+    if geometry.padding == "same":
+        totals = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
     else:
-        kh, kw = _pair(draw, st.integers(1, limits.kernel), square=False)
-    stride_one = capabilities.strides is None or 1 in capabilities.strides
-    mode = draw(st.sampled_from([m for m in padding_modes if m != "same" or stride_one]))
-    if mode == "same":  # 'same' is defined for stride 1 only
-        stride = (1, 1)
-    else:
-        stride = _pair(draw, _allowed(capabilities.strides, 1, limits.stride), ints)
-    dilation = _pair(draw, _allowed(capabilities.dilations, 1, limits.dilation), ints)
-    if mode == "pair":
-        padding = _pair(draw, st.integers(0, limits.padding), ints)
-        totals = (2 * padding[0], 2 * padding[1])
-    else:
-        padding = mode
-        totals = (dilation[0] * (kh - 1), dilation[1] * (kw - 1)) if mode == "same" else (0, 0)
+        totals = (0, 0) if geometry.padding == "valid" else (2 * geometry.padding[0], 2 * geometry.padding[1])
     spans = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
-    h, w = (
-        draw(st.integers(lo, max(lo, limits.size)))
-        for lo in (max(limits.min_size, s - t) for s, t in zip(spans, totals, strict=True))
-    )
-    groups = 1
-    if capabilities.groups:  # half the cases have the fewest groups allowed, so that groups keep many channels
-        groups = draw(st.one_of(st.just(min_groups), st.integers(min_groups, limits.channels)))
-    per_group = limits.channels // groups
+    budget = limits.budget
+    if draw(st.booleans()):  # real extents: the outputs at the edges, within the budget (thin where wide)
+        wide = min(budget.positions, budget.macs // (kh * kw))
+        w_out = draw(st.sampled_from([v for v in OUTPUT_EDGES if v <= wide]))
+        h_out = draw(st.sampled_from([v for v in OUTPUT_EDGES if v <= max(1, wide // w_out)]))
+        h = _input_extent(draw, h_out, kh, stride[0], dilation[0], totals[0], limits.min_size)
+        w = _input_extent(draw, w_out, kw, stride[1], dilation[1], totals[1], limits.min_size)
+    else:
+        h, w = (
+            draw(st.integers(lo, max(lo, limits.size)))
+            for lo in (max(limits.min_size, s - t) for s, t in zip(spans, totals, strict=True))
+        )
+    positions = output_size(h, kh, stride[0], totals[0], dilation[0]) * output_size(w, kw, stride[1], totals[1],
+                                                                                      dilation[1])  # fmt: skip
+
+    def room(*drawn: int) -> int:
+        """How many times the product of the counts drawn so far fits into the budget (the others counted as 1)."""
+        used = int(np.prod(drawn, dtype=np.int64))
+        return min(
+            budget.macs // (used * positions * kh * kw),
+            budget.elements // (used * max(h * w, positions, kh * kw)),
+            budget.planes // used,
+        )
+
+    n = _count(draw, 1, limits.batch, BATCH_EDGES, room())
+    top = CHANNEL_EDGES[-1]
+    if geometry.grouping == "depthwise":  # one input channel a group, ``multiplier`` outputs each
+        m = geometry.multiplier
+        groups = _count(draw, max(2, min_groups), limits.channels, CHANNEL_EDGES, min(top // m, room(n, m)))
+        c_group, c_out_group = 1, m
+    else:
+        low = max(2, min_groups) if geometry.grouping == "grouped" else min_groups
+        groups = 1
+        if capabilities.groups and (low > 1 or draw(st.booleans())):  # half of the cases keep all channels together
+            groups = draw(st.integers(low, max(low, min(limits.channels, room(n)))))
+        c_group = _count(draw, -(-limits.min_channels // groups), limits.channels, CHANNEL_EDGES,
+                         min(top // groups, room(n, groups)))  # fmt: skip
+        c_out_group = _count(draw, 1, limits.channels, CHANNEL_EDGES, min(top // groups, room(n, groups, c_group)))
     kind = draw(st.sampled_from(values))
     return ConvCase(
-        n=draw(st.integers(1, limits.batch)),
-        c_in=groups * draw(st.integers(min(per_group, -(-limits.min_channels // groups)), per_group)),
+        n=n,
+        c_in=groups * c_group,
         h=h,
         w=w,
-        c_out=groups * draw(st.integers(1, per_group)),
+        c_out=groups * c_out_group,
         kh=kh,
         kw=kw,
         stride=stride,
-        padding=padding,
+        padding=geometry.padding,
         dilation=dilation,
         groups=groups,
-        bias=draw(st.booleans()) if bias is None else bias,
+        bias=(capabilities.bias and draw(st.booleans())) if bias is None else bias,
         dtype=draw(st.sampled_from(capabilities.dtypes)),
         values=kind,
         scale=(0, 0) if kind == "int" else (draw(st.integers(-12, 12)), draw(st.integers(-12, 12))),

@@ -16,7 +16,7 @@ def examples(factor: float) -> pytest.MarkDecorator:
 
 def call_or_skip(impl, x, weight, bias=None, **geometry):
     """Call ``impl``, skipping (with the reason) a configuration outside its declared capabilities."""
-    reason = impl.capabilities.why_unsupported(normalize(x, weight, bias, **geometry))
+    reason = impl.capabilities.why_unsupported(normalize(x, weight, bias, **geometry), geometry)
     if reason:
         pytest.skip(f"{impl.name}: {reason} (declared)")
     try:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from properties.strategies import allowed_values, one_int_where_equal
 from properties.support import call_or_skip, examples
 
 pytestmark = pytest.mark.family("receptive_field")
@@ -20,20 +21,22 @@ pytestmark = pytest.mark.family("receptive_field")
 MAX_INPUT = 14
 
 
-def allowed(values: tuple[int, ...] | None, top: int):
-    return st.sampled_from([v for v in range(1, top + 1) if values is None or v in values])
+def pair_of(draw, values, square: bool) -> tuple[int, int]:
+    first = draw(st.sampled_from(values))
+    return (first, first) if square else (first, draw(st.sampled_from(values)))
 
 
 @st.composite
 def layer_axes(draw, capabilities):
     """One layer's (kernel, stride, dilation, padding) along both axes, inside the capabilities."""
+    odd = capabilities.odd_kernels
     if capabilities.kernel_sizes is not None:
-        kernel = draw(st.sampled_from(capabilities.kernel_sizes))
+        kernel = draw(st.sampled_from([k for k in capabilities.kernel_sizes if not odd or k[0] % 2 * k[1] % 2]))
     else:
-        kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-    stride = (draw(allowed(capabilities.strides, 2)), draw(allowed(capabilities.strides, 2)))
-    dilation = (draw(allowed(capabilities.dilations, 2)), draw(allowed(capabilities.dilations, 2)))
-    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+        kernel = pair_of(draw, [k for k in range(1, 5) if not odd or k % 2], square=False)
+    stride = pair_of(draw, allowed_values(capabilities.strides, 1, 2), capabilities.square_strides)
+    dilation = pair_of(draw, allowed_values(capabilities.dilations, 1, 2), capabilities.square_dilations)
+    padding = pair_of(draw, [0, 1, 2], capabilities.int_padding)
     return kernel, stride, dilation, padding
 
 
@@ -79,7 +82,9 @@ def test_influence_of_one_output_is_its_receptive_field(impl, data):
     for index, (kernel, stride, dilation, padding) in enumerate(layers):
         sizes.append(activations.shape[2:])
         weight = np.random.default_rng(index).integers(1, 4, size=(1, 1, *kernel)).astype(dtype)
-        activations = call_or_skip(impl, activations, weight, stride=stride, padding=padding, dilation=dilation)
+        geometry = {"stride": one_int_where_equal(stride), "padding": one_int_where_equal(padding),
+                    "dilation": one_int_where_equal(dilation)}  # fmt: skip
+        activations = call_or_skip(impl, activations, weight, **geometry)
     oi = data.draw(st.integers(0, activations.shape[2] - 1), label="output row")
     oj = data.draw(st.integers(0, activations.shape[3] - 1), label="output column")
     influence = activations[:, 0, oi, oj].reshape(height, width) > 0.5  # influenced outputs are integers >= 1

@@ -104,3 +104,40 @@ def test_a_configuration_outside_the_capabilities_is_refused_after_validation():
         winograd_like(X, W, groups=2)
     with pytest.raises(ConvArgumentError):  # validation comes first
         winograd_like(X, W, groups=3)
+
+
+def test_argument_forms_are_declared_and_checked():
+    """One-int strides, dilations and padding, symmetric padding, padding strings, bias and odd kernels: each
+    declaration names what it refuses, on the normalized problem and on the arguments as spelled."""
+    x, weight, bias = np.zeros((1, 2, 8, 8)), np.zeros((3, 2, 3, 2)), np.zeros(3)
+    cases = [
+        ({"square_strides": True}, {"stride": (1, 2)}, "stride"),
+        ({"square_strides": True}, {"stride": (2, 2)}, "not one int"),
+        ({"square_dilations": True}, {"dilation": (2, 1)}, "dilation"),
+        ({"symmetric_padding": True}, {"padding": "same"}, "padding"),  # kW = 2: one zero on the right only
+        ({"int_padding": True}, {"padding": (1, 0)}, "padding"),
+        ({"int_padding": True}, {"padding": "valid"}, "not one int"),
+        ({"padding_strings": ("valid",)}, {"padding": "same"}, "'same'"),
+        ({"bias": False}, {}, "bias"),
+        ({"odd_kernels": True}, {}, "kernel"),
+    ]
+    for declared, arguments, refused in cases:
+        capabilities = Capabilities.from_dict(declared)
+        problem = normalize(x, weight, bias, **arguments)
+        assert refused in (capabilities.why_unsupported(problem, arguments) or ""), (declared, arguments)
+        assert Capabilities().why_unsupported(problem, arguments) is None
+    square = Capabilities(square_strides=True, int_padding=True, padding_strings=())
+    plain = normalize(x, np.zeros((3, 2, 3, 3)), None, stride=2, padding=1)
+    assert square.why_unsupported(plain, {"stride": 2, "padding": 1}) is None
+
+
+def test_an_outside_callable_declares_argument_forms_and_an_unknown_one_is_refused():
+    def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        raise NotImplementedError
+
+    conv2d.capabilities = {"square_strides": True, "padding_strings": [], "kernel_sizes": [[3, 3]]}
+    entry = Entry.from_callable("course", conv2d)
+    assert entry.capabilities == Capabilities(square_strides=True, padding_strings=(), kernel_sizes=((3, 3),))
+    conv2d.capabilities = {"square_stride": True}
+    with pytest.raises(ValueError, match="square_stride"):
+        Entry.from_callable("typo", conv2d)

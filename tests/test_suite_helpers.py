@@ -7,11 +7,11 @@ import pytest
 import torch
 from hypothesis import Phase, given, settings
 
-from impls import REGISTRY, normalize
+from impls import REGISTRY, Capabilities, normalize
 from properties.errors import error_bound, is_exact_data
 from properties.oracle import reference_conv2d
 from properties.reporting import assert_close, evidence
-from properties.strategies import LARGE, ConvCase, conv_cases, exact_cases, with_layout
+from properties.strategies import CORNERS, LARGE, SMALL, ConvCase, conv_cases, exact_cases, with_layout
 
 FEW = settings(max_examples=30, deadline=None)
 
@@ -57,23 +57,129 @@ def test_oracle_agrees_with_torch_in_float64(case):
     assert np.all(np.abs(witness - expected) <= error_bound("exact-summation", x, weight, bias, **case.geometry()))
 
 
+def derandomized_sample(strategy, count: int = 200) -> list:
+    """What ``strategy`` draws in ``count`` examples, the same every run."""
+    drawn = []
+
+    @settings(max_examples=count, deadline=None, database=None, derandomize=True, phases=[Phase.generate])
+    @given(strategy)
+    def draw(case):
+        drawn.append(case)
+
+    draw()
+    return drawn
+
+
 @pytest.mark.parametrize(
     "strategy", [conv_cases(), exact_cases(), conv_cases(limits=LARGE)], ids=["cases", "exact_cases", "large_cases"]
 )
 def test_weak_evidence_is_a_small_minority(strategy):
     """Examples whose outputs are mostly zero or all equal prove little: at most 15% of what the strategies draw."""
     kinds = []
-
-    @settings(max_examples=200, deadline=None, database=None, derandomize=True, phases=[Phase.generate])
-    @given(strategy)
-    def draw(case):
+    for case in derandomized_sample(strategy):
         x, weight, bias = case.arrays()
         kinds.append(evidence(reference_conv2d(x, weight, bias, **case.geometry())))
-
-    draw()
     weak = sum(kind.startswith("weak") for kind in kinds) / len(kinds)
     assert len(kinds) >= 150
     assert weak <= 0.15, f"{weak:.0%} of {len(kinds)} drawn cases are weak evidence"
+
+
+def output_extents(case) -> tuple[int, int]:
+    return normalize(*case.arrays(), **case.geometry()).output_shape[2:]
+
+
+def is_corner(corner, case) -> bool:
+    """Whether ``case`` has the geometry and grouping of ``corner``."""
+    depthwise = case.groups == case.c_in >= 2 and case.c_out == corner.multiplier * case.c_in
+    grouping = {"any": True, "grouped": case.groups >= 2, "depthwise": depthwise}[corner.groups]
+    return (
+        (case.kh, case.kw) in corner.kernels
+        and case.stride[0] == case.stride[1] in corner.strides
+        and case.dilation == (corner.dilation, corner.dilation)
+        and grouping
+    )
+
+
+# The classes where blocked and tiled kernels break, each drawn in every run: the catalogue's corners, and these.
+SIZE_CLASSES = {
+    "odd W_out": lambda case, out: out[1] % 2 == 1,
+    "even W_out > 1": lambda case, out: out[1] % 2 == 0,
+    "W_out past 32": lambda case, out: out[1] > 32 and out[1] % 32,
+    "W_out past 64": lambda case, out: out[1] > 64,
+    "H_out past 64": lambda case, out: out[0] > 64,
+    "N with a tail after 2 and 4": lambda case, out: case.n in (5, 7),
+    "N with a tail after 8": lambda case, out: case.n == 9,
+    "C_in per group past 16, with a remainder": lambda case, out: case.c_in // case.groups > 16 and case.c_in % 16,
+    "C_out past 32": lambda case, out: case.c_out > 32,
+}
+
+
+def test_every_corner_and_size_class_is_drawn_often():
+    """In 300 derandomized draws (about what one default run draws for the oracle agreement and exactness of one
+    implementation), each corner of the catalogue and each size class turns up at least 5 times."""
+    cases = derandomized_sample(conv_cases(), 300)
+    counts = {corner.name: sum(is_corner(corner, case) for case in cases) for corner in CORNERS}
+    extents = [output_extents(case) for case in cases]
+    counts.update({name: sum(map(test, cases, extents)) for name, test in SIZE_CLASSES.items()})
+    assert {name: count for name, count in counts.items() if count < 5} == {}
+
+
+def test_drawn_sizes_stay_within_the_budget_and_reach_real_extents():
+    """Every case costs at most the budget's multiply-adds, positions, planes and elements; together they reach
+    130 outputs along an axis, 9 images and 64 channels."""
+    cases = derandomized_sample(conv_cases(), 300)
+    budget = SMALL.budget
+    for case in cases:
+        h_out, w_out = output_extents(case)
+        planes = case.n * case.c_out * (case.c_in // case.groups)
+        assert planes * h_out * w_out * case.kh * case.kw <= budget.macs, case.descriptor()
+        assert h_out * w_out <= budget.positions, case.descriptor()
+        assert planes <= budget.planes, case.descriptor()
+        assert max(case.n * case.c_in * case.h * case.w, case.n * case.c_out * h_out * w_out) <= budget.elements
+    assert max(max(output_extents(case)) for case in cases) >= 130
+    assert max(case.n for case in cases) == 9
+    assert max(max(case.c_in, case.c_out) for case in cases) == 64
+
+
+PARTIAL = {
+    "square arguments, one padding int": Capabilities(
+        square_strides=True, square_dilations=True, int_padding=True, padding_strings=(), groups=False
+    ),
+    "symmetric padding, odd kernels, no bias": Capabilities(symmetric_padding=True, odd_kernels=True, bias=False),
+    "'valid' only, stride 1 and 2": Capabilities(padding_strings=("valid",), strides=(1, 2), dilations=(1,)),
+    "3x3 stride 1": Capabilities(kernel_sizes=((3, 3),), strides=(1,), dilations=(1,), dtypes=("float32",)),
+}
+
+
+@pytest.mark.parametrize("capabilities", PARTIAL.values(), ids=PARTIAL.keys())
+def test_cases_stay_inside_declared_capabilities_by_construction(capabilities):
+    """Every draw is inside the declaration, arguments spelled as declared, without a filter (no health check can
+    fail) and still with corners."""
+    cases = derandomized_sample(conv_cases(capabilities), 150)
+    for case in cases:
+        problem = normalize(*case.arrays(), **case.geometry())
+        assert capabilities.why_unsupported(problem, case.geometry()) is None, case.descriptor()
+    assert any(is_corner(corner, case) for case in cases for corner in CORNERS)
+
+
+def test_a_corner_only_failure_shrinks_to_a_small_case():
+    """A property failing only for 3x3 stride-1 layers with an odd output width shrinks to one small such layer."""
+    seen = []
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True)
+    @given(conv_cases())
+    def fast_path_bug(case):
+        seen.append(case)
+        w_out = output_extents(case)[1]
+        assert not ((case.kh, case.kw, case.stride, case.dilation) == (3, 3, (1, 1), (1, 1)) and w_out % 2)
+
+    with pytest.raises(AssertionError):
+        fast_path_bug()
+    shrunk = seen[-1]  # the minimal failing example is replayed last
+    assert shrunk.n == 1, shrunk.descriptor()
+    assert max(shrunk.c_in, shrunk.c_out) <= 2, shrunk.descriptor()  # one channel, or the depthwise corner's two
+    assert output_extents(shrunk)[1] == 1, shrunk.descriptor()
+    assert shrunk.h * shrunk.w <= 9, shrunk.descriptor()
 
 
 def _float16_accumulation(case):

@@ -200,6 +200,126 @@ def bias_on_last_axis(p):
     return out if p.bias is None else out + p.bias
 
 
+# --- fast paths, blocks and tails: right everywhere except the special-cased shape or the block edge -------------
+
+
+@_defect
+def grouped_1x1_fast_path(p):
+    """The 1x1 fast path (one matrix product per group) omits the group's input-channel offset: with groups > 1
+    every group reads the first group's channels."""
+    c_group = p.weight.shape[1]
+    if p.weight.shape[2:] != (1, 1) or p.groups == 1:
+        return _conv(p)
+    return _conv(p, x=np.tile(p.x[:, :c_group], (1, p.groups, 1, 1)))
+
+
+@_defect
+def odd_width_3x3_fast_path(p):
+    """The 3x3 stride-1 fast path computes output columns two at a time: with an odd output width the last column
+    is never stored (it stays zero)."""
+    out = _conv(p)
+    if p.weight.shape[2:] == (3, 3) and p.stride == (1, 1) and p.dilation == (1, 1) and out.shape[3] % 2:
+        out[..., -1] = 0
+    return out
+
+
+@_defect
+def depthwise_multiplier_order(p):
+    """The depthwise path with a channel multiplier m > 1 feeds output channel o from input channel o % C_in (the
+    multiplier-major order) instead of o // m."""
+    c_in, c_out = p.x.shape[1], p.weight.shape[0]
+    if p.groups != c_in or c_out == c_in:
+        return _conv(p)
+    return _conv(p, x=np.ascontiguousarray(p.x[:, np.arange(c_out) % c_in]), groups=c_out)
+
+
+@_defect
+def stem_padding_even(p):
+    """The 7x7 stride-2 padding-3 stem pads the bottom and right with 2 zeros, enough for an even input only: an odd
+    input loses its last output row and column."""
+    if p.weight.shape[2:] == (7, 7) and p.stride == (2, 2) and p.dilation == (1, 1) and p.padding == (3, 3, 3, 3):
+        return _conv(p, padding=(3, 2, 3, 2))
+    return _conv(p)
+
+
+@_defect
+def column_block_remainder_32(p):
+    """Output columns are computed in blocks of 32; past a full block, a last partial block is never stored."""
+    out = _conv(p)
+    width = out.shape[3]
+    if width > 32 and width % 32:
+        out[..., width // 32 * 32 :] = 0
+    return out
+
+
+@_defect
+def row_buffer_64(p):
+    """Each output row goes through a fixed buffer of 64 columns: column c is stored at c % 64, so past 64 columns
+    the row's start is overwritten by its end."""
+    out = _conv(p)
+    width = out.shape[3]
+    last_written = [max(range(k, width, 64)) for k in range(min(width, 64))]
+    return np.ascontiguousarray(out[..., [last_written[c % 64] for c in range(width)]])
+
+
+@_defect
+def batch_tail_4(p):
+    """Images are processed in blocks of 4; the tail after the full blocks is stored from image 0 instead of after
+    the blocks (overwriting the first images, its own slots left zero)."""
+    out = _conv(p)
+    n = out.shape[0]
+    if n > 4 and n % 4:
+        start = n // 4 * 4
+        out[: n - start], out[start:] = out[start:].copy(), 0
+    return out
+
+
+@_defect
+def batch_tail_8(p):
+    """Images are processed in blocks of 8; the tail after the full blocks is computed from the last full block's
+    first images (its input pointer is not advanced)."""
+    n = p.x.shape[0]
+    if n <= 8 or n % 8 == 0:
+        return _conv(p)
+    start = n // 8 * 8
+    return _conv(p, x=np.concatenate([p.x[:start], p.x[start - 8 : start - 8 + n - start]]))
+
+
+@_defect
+def channel_remainder_16(p):
+    """Input channels are reduced in blocks of 16; the partial block after the full ones is multiplied by the first
+    block's weights (the weight offset is not advanced)."""
+    c_group = p.weight.shape[1]
+    if c_group <= 16 or c_group % 16 == 0:
+        return _conv(p)
+    start = c_group // 16 * 16
+    weight = p.weight.copy()
+    weight[:, start:] = p.weight[:, : c_group - start]
+    return _conv(p, weight=weight)
+
+
+def square_layer_height_from_width(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """A layer that takes one stride, one dilation and one padding int (declared), whose output height is computed
+    from the input width, a copy of the width's line: the result array has the wrong height unless H_out == W_out
+    (rows it lacks are lost, rows it has extra stay zero)."""
+    correct = _conv(normalize(x, weight, bias, stride, padding, dilation, groups))
+    kw, width = weight.shape[3], x.shape[3]
+    h_out = max(0, (width + 2 * padding - dilation * (kw - 1) - 1) // stride + 1)
+    out = np.zeros((*correct.shape[:2], h_out, correct.shape[3]), dtype=correct.dtype)
+    rows = min(h_out, correct.shape[2])
+    out[:, :, :rows] = correct[:, :, :rows]
+    return out
+
+
+square_layer_height_from_width.capabilities = {
+    "square_strides": True,
+    "square_dilations": True,
+    "int_padding": True,
+    "padding_strings": (),
+    "groups": False,
+}
+
+
 # --- precision and dtype ------------------------------------------------------------------------------------------
 
 

@@ -99,3 +99,32 @@ def tensordot_windows(x, weight, bias=None, stride=1, padding=0, dilation=1, gro
 
 
 tensordot_windows.capabilities = {"dtypes": ("float32",), "groups": False}
+
+
+def square_int_layer(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """A layer in the style of course code: one stride, one dilation and one zero-padding int, no padding strings, no
+    groups (all declared, anything else is a TypeError); the windows gathered by fancy indexing, one einsum."""
+    normalize(x, weight, bias, stride, padding, dilation, groups)  # the contract's errors come first
+    for name, value in (("stride", stride), ("padding", padding), ("dilation", dilation), ("groups", groups)):
+        if not isinstance(value, int) or (name == "groups" and value != 1):
+            raise TypeError(f"{name}={value!r}: this layer takes one int (groups=1)")
+    (h, w), (kh, kw) = x.shape[2:], weight.shape[2:]
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    h_out = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
+    w_out = (w + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+    rows = stride * np.arange(h_out)[:, None] + dilation * np.arange(kh)  # (H_out, kH)
+    cols = stride * np.arange(w_out)[:, None] + dilation * np.arange(kw)  # (W_out, kW)
+    patches = padded[:, :, rows[:, None, :, None], cols[None, :, None, :]]  # N, C, H_out, W_out, kH, kW
+    out = np.einsum("nchwij,fcij->nfhw", patches, weight)
+    if bias is not None:
+        out += bias[:, None, None]
+    return np.ascontiguousarray(out)
+
+
+square_int_layer.capabilities = {
+    "square_strides": True,
+    "square_dilations": True,
+    "int_padding": True,
+    "padding_strings": (),
+    "groups": False,
+}
