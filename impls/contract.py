@@ -7,11 +7,14 @@ module holds only its algorithm. Semantics are those of ``torch.nn.functional.co
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# The largest index NumPy (intp) and torch (int64) can hold. Every stride, padding and dilation, every padded input
+# extent and every dilated kernel span must fit in it; past it a call is an argument error, not an overflow.
+INDEX_LIMIT = 2**63 - 1
 
 
 class ConvArgumentError(ValueError):
@@ -34,6 +37,18 @@ def output_size(size: int, kernel: int, stride: int, pad_total: int, dilation: i
     return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def tap_rows(size: int, kernel: int, stride: int, dilation: int, before: int, after: int) -> np.ndarray | None:
+    """Along one axis, the input index each (window, tap) pair reads, window-major, -1 where it reads padding; None
+    when the padded extent is no longer than that list (the padded axis itself is then the smaller form)."""
+    padded = before + size + after
+    starts = range(0, padded - dilation * (kernel - 1), stride)  # every window that fits in the padded extent
+    if padded <= len(starts) * kernel:
+        return None
+    # Indices stay below the padded extent, which INDEX_LIMIT bounds: int64 holds them.
+    rows = np.arange(len(starts), dtype=np.int64)[:, None] * stride + np.arange(kernel) * dilation - before
+    return np.where((rows >= 0) & (rows < size), rows, -1).reshape(-1)
+
+
 def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
@@ -44,7 +59,20 @@ def _pair(name: str, value, minimum: int) -> tuple[int, int]:
         _fail(name, value, "expected an int or a pair of ints")
     if min(items) < minimum:
         _fail(name, value, f"every entry must be >= {minimum}")
+    if max(items) > INDEX_LIMIT:
+        _fail(name, value, "every entry must be <= 2**63 - 1, the largest index NumPy and torch hold")
     return int(items[0]), int(items[1])
+
+
+def _check_index_range(x_shape, kernel, pads, dilation, padding) -> None:
+    """Every padded input extent and dilated kernel span must be an index NumPy and torch can hold."""
+    for axis, name in ((0, "height"), (1, "width")):
+        span = dilation[axis] * (kernel[axis] - 1) + 1
+        if span > INDEX_LIMIT:
+            _fail("dilation", dilation, f"the dilated kernel {name} {span} exceeds 2**63 - 1")
+        padded = x_shape[2 + axis] + pads[2 * axis] + pads[2 * axis + 1]
+        if padded > INDEX_LIMIT:
+            _fail("padding", padding, f"the padded input {name} {padded} exceeds 2**63 - 1")
 
 
 def _array(name: str, value, ndim: int) -> np.ndarray:
@@ -86,6 +114,31 @@ class Conv2dProblem:
     padding: tuple[int, int, int, int]  # top, bottom, left, right
     dilation: tuple[int, int]
     groups: int
+
+    def tap_gathered(self) -> Conv2dProblem:
+        """An equivalent problem whose input holds only what the windows read, so that work and memory follow the
+        output, not the stride, the padding or the dilation.
+
+        Along an axis whose padded extent is longer than its (window, tap) pairs, the input is replaced by the rows
+        those pairs read, window after window (zeros where a tap reads padding), with stride = kernel size, dilation 1
+        and no padding: the windows are then consecutive and undilated, and there are as many as before. The other
+        axes keep their input and padding, and a stride longer than their padded extent becomes that extent (one
+        window either way). So every number of the result is at most the output's (window, tap) pairs.
+        """
+        x, stride, dilation, padding = self.x, list(self.stride), list(self.dilation), list(self.padding)
+        for axis in (0, 1):
+            kernel = self.weight.shape[2 + axis]
+            before, after = padding[2 * axis : 2 * axis + 2]
+            rows = tap_rows(x.shape[2 + axis], kernel, stride[axis], dilation[axis], before, after)
+            if rows is None:
+                stride[axis] = min(stride[axis], before + x.shape[2 + axis] + after)
+                continue
+            x = np.take(x, np.maximum(rows, 0), axis=2 + axis)
+            x[(slice(None),) * (2 + axis) + (rows < 0,)] = 0
+            stride[axis], dilation[axis], padding[2 * axis : 2 * axis + 2] = kernel, 1, (0, 0)
+        if x is self.x and tuple(stride) == self.stride:
+            return self
+        return replace(self, x=x, stride=tuple(stride), dilation=tuple(dilation), padding=tuple(padding))
 
     @property
     def output_shape(self) -> tuple[int, int, int, int]:
@@ -137,6 +190,7 @@ def normalize(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -
     dilation = _pair("dilation", dilation, 1)
     kernel = weight.shape[2:]
     pads = _padding(padding, kernel, stride, dilation)
+    _check_index_range(x.shape, kernel, pads, dilation, padding)
     problem = Conv2dProblem(x, weight, bias, stride, pads, dilation, int(groups))
     for axis, extent in (("height", 2), ("width", 3)):
         if problem.output_shape[extent] < 1:

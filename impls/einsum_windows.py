@@ -20,7 +20,12 @@ from impls.registry import implementation
 
 
 def tap_windows(problem: Conv2dProblem) -> np.ndarray:
-    """A view (N, G, C_in/G, H_out, W_out, kH, kW) of the padded input: one strided window per output position."""
+    """A view (N, G, C_in/G, H_out, W_out, kH, kW) of the padded input: one strided window per output position.
+
+    The input holds only what the windows read (``Conv2dProblem.tap_gathered``), so the padded plane is never larger
+    than the windows, whatever the stride, padding or dilation.
+    """
+    problem = problem.tap_gathered()
     image = problem.padded_input()
     n, c_in = image.shape[:2]
     kh, kw = problem.weight.shape[2:]

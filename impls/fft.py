@@ -12,6 +12,9 @@ contract's cross-correlation:
    inverse transform per (batch item, output channel), not one per input channel as with
    ``scipy.signal.fftconvolve`` applied channel by channel.
 
+The transforms cover only what the windows read (``Conv2dProblem.tap_gathered``): a stride, padding or dilation far
+beyond the input does not make the planes larger than the output's windows.
+
 Rounding error is spread over the whole plane rather than confined to each window, so this entry declares the
 normwise error model. float32 inputs are transformed in single precision (complex64) and the result keeps the
 input dtype.
@@ -28,6 +31,7 @@ from impls.scipy_correlate import dilate_kernel
 @implementation("fft", error_model="normwise", max_gflop=15.0)
 def fft_correlate(problem: Conv2dProblem) -> np.ndarray:
     """Circular convolution by rfft2 of the padded input with the flipped kernel; keep the wrap-free part."""
+    problem = problem.tap_gathered()
     image = problem.padded_input()
     kernel = dilate_kernel(problem.weight, problem.dilation)[:, :, ::-1, ::-1]
     n, _, height, width = image.shape

@@ -1,6 +1,8 @@
 """The textbook sliding window: visit every place the kernel fits and write ``sum(patch * kernel)``.
 
-One Python iteration per output position; inside it the work is vectorized over batch and channels only.
+One Python iteration per output position; inside it the work is vectorized over batch and channels only. The input
+holds only what the windows read (``Conv2dProblem.tap_gathered``), so a huge stride, padding or dilation costs no
+more than the output.
 """
 
 import numpy as np
@@ -12,6 +14,7 @@ from impls.registry import implementation
 @implementation("loop", max_gflop=1.0)
 def sliding_window(problem: Conv2dProblem) -> np.ndarray:
     """Slide the (dilated) kernel over the padded input with the given stride."""
+    problem = problem.tap_gathered()
     image = problem.padded_input()
     n, _, height, width = image.shape
     c_out, c_group, kh, kw = problem.weight.shape

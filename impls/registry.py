@@ -116,6 +116,9 @@ class Entry:
     def __repr__(self) -> str:  # short: entries appear in Hypothesis's falsifying examples
         return f"Entry({self.name!r})"
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # Hypothesis's printer would list a dataclass's fields
+        printer.text(repr(self))
+
     def __post_init__(self):
         if self.error_model not in ERROR_MODELS:
             raise ValueError(f"error_model={self.error_model!r}: expected one of {ERROR_MODELS}")

@@ -1,6 +1,8 @@
 """``scipy.signal.correlate2d`` per (batch item, output channel, input channel), summed over the group's inputs.
 
-Stride is a subsampling of the stride-1 result; dilation is a zero-inserted kernel.
+Stride is a subsampling of the stride-1 result; dilation is a zero-inserted kernel. The input holds only what the
+windows read (``Conv2dProblem.tap_gathered``), so neither the stride-1 result nor the dilated kernel grows with a
+stride, padding or dilation far beyond the input.
 """
 
 import numpy as np
@@ -22,6 +24,7 @@ def dilate_kernel(weight: np.ndarray, dilation: tuple[int, int]) -> np.ndarray:
 @implementation("scipy", max_gflop=0.5)
 def correlate(problem: Conv2dProblem) -> np.ndarray:
     """Sum single-channel 'valid' correlations of the padded input, then subsample by the stride."""
+    problem = problem.tap_gathered()
     image = problem.padded_input()
     kernel = dilate_kernel(problem.weight, problem.dilation)
     c_out, c_group = kernel.shape[:2]

@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from impls.contract import Conv2dProblem
 from impls.registry import implementation
 
+TORCH_INDEX_LIMIT = 2**31 - 1
+
 
 def c_order_strides(array: np.ndarray) -> tuple[int, ...]:
     """The strides of a freshly allocated C-ordered array of ``array``'s shape and dtype."""
@@ -37,12 +39,22 @@ def as_tensor(array: np.ndarray | None, device: str = "cpu") -> torch.Tensor | N
 
 
 def torch_conv2d(problem: Conv2dProblem, device: str = "cpu") -> np.ndarray:
-    """Run ``F.conv2d`` on ``device``; asymmetric padding ('same' with an even kernel) goes through ``F.pad``."""
+    """Run ``F.conv2d`` on ``device``; the part of an asymmetric padding ('same' with an even kernel) beyond the
+    symmetric part goes through ``F.pad``, so that only that one extra row or column is ever materialized.
+
+    torch's shape arithmetic is not reliable past int32 (torch 2.13 finds no output for stride 2**63 - 1 with a
+    padded extent past 2**31), so a problem with a stride, padding or dilated span beyond ``TORCH_INDEX_LIMIT`` is
+    handed over in its equivalent form whose numbers are all at most the output's (window, tap) pairs.
+    """
+    kernel = problem.weight.shape[2:]
+    spans = [d * (k - 1) + 1 for d, k in zip(problem.dilation, kernel, strict=True)]
+    if max(*problem.stride, *problem.padding, *spans) > TORCH_INDEX_LIMIT:
+        problem = problem.tap_gathered()
     top, bottom, left, right = problem.padding
     x = as_tensor(problem.x, device)
-    padding = (top, left)
+    padding = (min(top, bottom), min(left, right))
     if (top, left) != (bottom, right):
-        x, padding = F.pad(x, (left, right, top, bottom)), 0
+        x = F.pad(x, (left - padding[1], right - padding[1], top - padding[0], bottom - padding[0]))
     with torch.no_grad():
         y = F.conv2d(
             x,

@@ -25,6 +25,8 @@ radix-2 and real-input transforms' constants. These implementations are exempt f
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from properties.oracle import accumulator_dtype, explicit_padding, pair, reference_conv2d
@@ -63,7 +65,7 @@ def normwise_term(x, weight, groups=1, padding=0, dilation=1, **_) -> np.ndarray
     c_out, c_group = w_norms.shape
     x_norms = x_norms.reshape(x.shape[0], groups, 1, c_group)
     per_plane = np.sum(x_norms * w_norms.reshape(1, groups, c_out // groups, c_group), axis=-1)
-    scale = C_NORMWISE * unit_roundoff(x.dtype) * (np.log2(plane) + 1)
+    scale = C_NORMWISE * unit_roundoff(x.dtype) * (math.log2(plane) + 1)  # plane may exceed int64
     return (scale * per_plane).reshape(x.shape[0], c_out, 1, 1)
 
 

@@ -2,7 +2,8 @@
 
 It shares no code with the implementations under test: it parses its own padding, finds its own output extent by
 counting where the window fits, and accumulates tap by tap in float64 (exact products for float32 data) or
-``np.longdouble`` (for float64 data).
+``np.longdouble`` (for float64 data). The zero border is never built: each tap reads, per axis, the one strided run of
+input rows that its outputs see inside the input, so strides, paddings and dilations of any size cost nothing.
 """
 
 from __future__ import annotations
@@ -31,24 +32,43 @@ def accumulator_dtype(dtype) -> np.dtype:
     return np.dtype(np.float64) if np.dtype(dtype) == np.float32 else np.dtype(np.longdouble)
 
 
+def windows_fitting(size: int, kernel: int, stride: int, dilation: int, before: int, after: int) -> int:
+    """How many strided windows of the dilated kernel fit in the padded axis."""
+    return len(range(0, before + size + after - dilation * (kernel - 1), stride))
+
+
+def tap_reads(size: int, outputs: int, stride: int, offset: int) -> tuple[slice, slice] | None:
+    """(outputs, input rows) where output ``i`` reads input row ``i * stride + offset`` inside ``[0, size)``, as two
+    slices of equal length, or None when no output reads inside the input."""
+    first = max(0, -(offset // stride))  # the first i with i * stride + offset >= 0
+    stop = min(outputs, -((offset - size) // stride))  # the first i with i * stride + offset >= size
+    if first >= stop:
+        return None
+    row = first * stride + offset
+    return slice(first, stop), slice(row, row + (stop - first - 1) * stride + 1, stride)
+
+
 def reference_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, dtype=None) -> np.ndarray:
     """conv2d in ``dtype`` (default: :func:`accumulator_dtype` of x), tap by tap over the zero-padded input."""
     dtype = accumulator_dtype(x.dtype) if dtype is None else np.dtype(dtype)
     (sh, sw), (dh, dw) = pair(stride), pair(dilation)
-    n, c_in, height, width = x.shape
+    n, _, height, width = x.shape
     c_out, c_group, kh, kw = weight.shape
     top, bottom, left, right = explicit_padding(padding, (kh, kw), (dh, dw))
-    padded = np.zeros((n, c_in, height + top + bottom, width + left + right), dtype=dtype)
-    padded[:, :, top : top + height, left : left + width] = x
-    rows = len(range(0, padded.shape[2] - dh * (kh - 1), sh))
-    cols = len(range(0, padded.shape[3] - dw * (kw - 1), sw))
+    rows = windows_fitting(height, kh, sh, dh, top, bottom)
+    cols = windows_fitting(width, kw, sw, dw, left, right)
     taps = weight.astype(dtype).reshape(groups, c_out // groups, c_group, kh, kw)
     out = np.zeros((n, groups, c_out // groups, rows, cols), dtype=dtype)
     for u in range(kh):
         for v in range(kw):
-            seen = padded[:, :, u * dh :: sh, v * dw :: sw][:, :, :rows, :cols]
-            seen = seen.reshape(n, groups, c_group, rows, cols)
-            out += np.einsum("ngchw,goc->ngohw", seen, taps[..., u, v])
+            along_h = tap_reads(height, rows, sh, u * dh - top)
+            along_w = tap_reads(width, cols, sw, v * dw - left)
+            if along_h is None or along_w is None:  # this tap reads only the zero border
+                continue
+            (out_h, in_h), (out_w, in_w) = along_h, along_w
+            seen = x[:, :, in_h, in_w].astype(dtype)
+            seen = seen.reshape(n, groups, c_group, *seen.shape[2:])
+            out[..., out_h, out_w] += np.einsum("ngchw,goc->ngohw", seen, taps[..., u, v])
     out = out.reshape(n, c_out, rows, cols)
     if bias is not None:
         out += np.asarray(bias, dtype=dtype)[:, None, None]

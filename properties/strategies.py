@@ -501,3 +501,169 @@ def invalid_calls(draw, kind: str, capabilities: Capabilities = Capabilities()):
     case = replace(case, groups=1, c_in=max(case.c_in // case.groups, 1), stride=(1, 1), dilation=(1, 1))
     x, weight, bias = case.arrays()
     return (case, *_corrupt(kind, x, weight, bias, case.geometry(), draw))
+
+
+# --- Extreme arguments and state between calls ----------------------------------------------------------------------
+# Strides, paddings and dilations far beyond a small input. An implementation whose work and memory follow the output
+# handles every one of these at the cost of a small case; one that materializes the padded plane, the dense stride-1
+# result or the dilated kernel does not. Padding of the size of a huge stride is drawn only from 2**40 on, where such a
+# plane cannot even be allocated (a fast MemoryError, never a machine driven out of memory).
+
+INDEX_LIMIT = 2**63 - 1  # the contract's: the largest index NumPy (intp) and torch (int64) hold
+HUGE_STRIDES = (2**31 - 1, 2**31, 10**9, 2**32 + 1, 2**40, 2**62, INDEX_LIMIT)
+PAST_THE_LIMIT = (2**63, 10**20, 2**64 + 1, 10**30)
+EXTREME_AXES = ("huge stride", "padding under a larger stride", "wide dilation")
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One spatial axis of a case: input size, kernel size, stride, padding on each side, dilation."""
+
+    size: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+
+
+def _fitting_size(draw, span: int, padding: int) -> int:
+    """An input size from 1 to 8 for which the dilated kernel fits in the padded axis."""
+    low = max(1, span - 2 * padding)
+    return draw(st.integers(low, max(low, 8)))
+
+
+@st.composite
+def extreme_axis(draw, kind: str, kernel: int, strides, dilations) -> Axis:
+    """An axis of the named kind: "ordinary" (strides and dilations from ``strides`` and ``dilations``, padding up to
+    2), "huge stride", "padding under a larger stride" (up to 1000), "wide dilation" (100 to 500, padded to fit) or
+    "long padding" (up to 1000 with an allowed stride: a long output axis)."""
+    if kind == "huge stride":
+        stride = draw(st.sampled_from(HUGE_STRIDES) | st.integers(2**10, INDEX_LIMIT))
+        padding = draw(st.integers(0, 3) | st.integers(0, 1000))
+        if stride >= 2**40 and draw(st.booleans()):  # a second window, one stride (and no memory) away
+            padding = min(stride // 2, (INDEX_LIMIT - 8) // 2)
+        return Axis(_fitting_size(draw, kernel, padding), kernel, stride, padding)
+    if kind == "padding under a larger stride":
+        padding = draw(st.integers(1, 1000))
+        return Axis(_fitting_size(draw, kernel, padding), kernel, draw(st.integers(padding, 2 * padding + 8)), padding)
+    if kind == "wide dilation":
+        dilation = draw(st.integers(100, 500))
+        size = draw(st.integers(1, 8))
+        padding = max(0, -(-(dilation * (kernel - 1) + 1 - size) // 2)) + draw(st.integers(0, 2))
+        return Axis(size, kernel, draw(st.integers(1, 3)), padding, dilation)
+    stride = draw(st.sampled_from(allowed_values(strides, 1, 2)))
+    dilation = draw(st.sampled_from(allowed_values(dilations, 1, 2)))
+    padding = draw(st.integers(100, 1000) if kind == "long padding" else st.integers(0, 2))
+    return Axis(_fitting_size(draw, dilation * (kernel - 1) + 1, padding), kernel, stride, padding, dilation)
+
+
+def _extreme_kinds(capabilities: Capabilities, kernel: int) -> list[str]:
+    """The extreme axis kinds ``capabilities`` (and the axis's kernel size) admit."""
+    kinds = []
+    if capabilities.strides is None:
+        kinds += ["huge stride", "padding under a larger stride"]
+    if capabilities.dilations is None and kernel > 1 and (capabilities.strides is None or 1 in capabilities.strides):
+        kinds.append("wide dilation")
+    return kinds or ["long padding"]
+
+
+@st.composite
+def extreme_cases(draw, capabilities: Capabilities = Capabilities()) -> ConvCase:
+    """Small inputs under strides up to 2**63 - 1, paddings up to 1000 under a stride at least as large, dilations of
+    hundreds padded to fit, on one axis or both (the other ordinary), valid and inside ``capabilities``.
+
+    A quarter of the cases are heavy: 8 to 12 input planes padded by 500 to 1000 on both axes under a larger stride,
+    so that materializing the padded input costs at least 128 MiB while the output stays a few pixels.
+    """
+    if capabilities.kernel_sizes is not None:
+        kh, kw = draw(st.sampled_from(capabilities.kernel_sizes))
+    else:
+        kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    heavy = capabilities.strides is None and draw(st.integers(0, 3)) == 0
+    if heavy:
+        axes = [Axis(size, k, stride, padding) for k in (kh, kw)
+                for padding in [draw(st.integers(500, 1000))]
+                for stride in [draw(st.integers(padding, 2 * padding))]
+                for size in [draw(st.integers(1, 8))]]  # fmt: skip
+        n, c_in = draw(st.integers(2, 3)), 4
+    else:
+        kinds = [draw(st.sampled_from(_extreme_kinds(capabilities, k))) for k in (kh, kw)]
+        ordinary = draw(st.sampled_from([None, 0, 1]))  # which axis, if any, stays ordinary
+        if ordinary is not None or kinds == ["long padding"] * 2:
+            kinds[ordinary or 0] = "ordinary"
+        axes = [draw(extreme_axis(kind, k, capabilities.strides, capabilities.dilations))
+                for kind, k in zip(kinds, (kh, kw), strict=True)]  # fmt: skip
+        n, c_in = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    rows, cols = axes
+    padding: object = (rows.padding, cols.padding)
+    if not heavy and rows.stride == cols.stride == 1 and draw(st.integers(0, 3)) == 0:
+        padding = "same"  # stride 1: 'same' pads by the dilated span, whatever the dilation
+    groups = c_in if capabilities.groups and draw(st.booleans()) else 1
+    kind = draw(st.sampled_from(VALUE_KINDS))
+    return ConvCase(
+        n=n,
+        c_in=c_in,
+        h=rows.size,
+        w=cols.size,
+        c_out=groups * draw(st.integers(1, 4 // groups if groups <= 4 else 1)),
+        kh=kh,
+        kw=kw,
+        stride=(rows.stride, cols.stride),
+        padding=padding,
+        dilation=(rows.dilation, cols.dilation),
+        groups=groups,
+        bias=draw(st.booleans()),
+        dtype=draw(st.sampled_from(capabilities.dtypes)),
+        values=kind,
+        scale=(0, 0) if kind == "int" else (draw(st.integers(-4, 4)), draw(st.integers(-4, 4))),
+        layout=(draw(st.sampled_from(LAYOUTS)), draw(st.sampled_from(LAYOUTS))),
+        ints=draw(st.integers(0, 3)) == 3,
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
+
+
+PAST_THE_LIMIT_KINDS = ("stride", "padding", "dilation", "padded extent", "dilated span")
+
+
+@st.composite
+def past_the_limit_cases(draw, capabilities: Capabilities = Capabilities()) -> tuple[ConvCase, str]:
+    """A small case with one number past what an index holds (2**63 - 1): a stride, padding or dilation entry, or a
+    padded input extent or dilated kernel span made of entries that are each within it. Returns the case and the
+    argument a ``ConvArgumentError`` must name."""
+    case = draw(conv_cases(capabilities, values=("int",), layouts=False, padding_modes=("pair",)))
+    kinds = [k for k in PAST_THE_LIMIT_KINDS if k != "dilated span" or max(case.kh, case.kw) > 1]
+    kind = draw(st.sampled_from(kinds))
+    axis = draw(st.integers(0, 1))
+
+    def on_axis(pair, value):
+        return tuple(value if i == axis else v for i, v in enumerate(pair))
+
+    huge = draw(st.sampled_from(PAST_THE_LIMIT) | st.integers(INDEX_LIMIT + 1, 2**200))
+    if kind in ("stride", "dilation", "padding"):
+        return replace(case, **{kind: on_axis(getattr(case, kind), huge)}), kind
+    if kind == "padded extent":
+        size = (case.h, case.w)[axis]
+        return replace(case, padding=on_axis(case.padding, draw(st.integers((INDEX_LIMIT - size) // 2 + 1,
+                                                                          INDEX_LIMIT)))), "padding"  # fmt: skip
+    if (case.kh, case.kw)[axis] == 1:
+        axis = 1 - axis
+    taps = (case.kh, case.kw)[axis] - 1
+    dilation = draw(st.integers(-(-INDEX_LIMIT // taps), INDEX_LIMIT))
+    return replace(case, dilation=on_axis(case.dilation, dilation)), "dilation"
+
+
+@st.composite
+def call_sequences(draw, capabilities: Capabilities = Capabilities(), length: int = 3) -> list[ConvCase]:
+    """Cases to call one after another: a first one, then each a new draw, the first with other values (same shapes,
+    so a cache keyed by shape or by a reused ``id()`` answers stale), or the first in another dtype."""
+    first = draw(conv_cases(capabilities))
+    cases = [first]
+    for _ in range(length - 1):
+        how = draw(st.sampled_from(("other values", "other dtype", "other case")))
+        if how == "other values":
+            cases.append(replace(first, seed=draw(st.integers(0, 2**32 - 1))))
+        elif how == "other dtype" and len(capabilities.dtypes) > 1:
+            cases.append(replace(first, dtype=draw(st.sampled_from(capabilities.dtypes)), seed=first.seed + 1))
+        else:
+            cases.append(draw(conv_cases(capabilities)))
+    return cases

@@ -20,6 +20,7 @@ def declares_the_form_of(impl, kind: str) -> bool:
         return "same" in capabilities.padding_strings and not capabilities.int_padding
     return kind != "bias of the wrong shape" or capabilities.bias
 
+
 pytestmark = pytest.mark.family("invalid_arguments")
 
 

@@ -1,7 +1,8 @@
 """Correct conv2d callables written differently from every registered implementation.
 
 The property suite must not flag them: a correct result computed in another precision or another summation order is
-still correct. Each has the contract's signature and validates with the shared contract.
+still correct. Each has the contract's signature, validates with the shared contract and reads only what the windows
+read (``Conv2dProblem.tap_gathered``), so that extreme strides and paddings cost what the output costs.
 """
 
 import numpy as np
@@ -14,7 +15,7 @@ from impls.scipy_correlate import dilate_kernel
 
 def einsum_float64(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """Every dilated window as a float64 view, contracted with the kernel by one einsum, rounded to x's dtype."""
-    problem = normalize(x, weight, bias, stride, padding, dilation, groups)
+    problem = normalize(x, weight, bias, stride, padding, dilation, groups).tap_gathered()
     (sh, sw), (dh, dw), g = problem.stride, problem.dilation, problem.groups
     c_out, c_group, kh, kw = weight.shape
     image = problem.padded_input().astype(np.float64)
@@ -50,13 +51,13 @@ def direct_sum(problem: Conv2dProblem, accumulator=None, reverse: bool = True) -
 
 def reversed_taps(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """A direct sum in x's own dtype, bias first and the kernel taps from the last to the first."""
-    return direct_sum(normalize(x, weight, bias, stride, padding, dilation, groups))
+    return direct_sum(normalize(x, weight, bias, stride, padding, dilation, groups).tap_gathered())
 
 
 def fft_per_channel(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """``scipy.signal.fftconvolve`` of each padded input plane with its flipped, dilated kernel ('valid' mode) in
     x's precision, summed over the group's channels, then strided: a transform method, declared normwise."""
-    problem = normalize(x, weight, bias, stride, padding, dilation, groups)
+    problem = normalize(x, weight, bias, stride, padding, dilation, groups).tap_gathered()
     image = problem.padded_input()
     kernel = dilate_kernel(problem.weight, problem.dilation)[:, :, ::-1, ::-1]
     c_out, c_group = kernel.shape[:2]
@@ -87,7 +88,7 @@ fft_per_channel.error_model = "normwise"
 def tensordot_windows(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """``np.tensordot`` of the window view with the kernel over (channel, row, column): one BLAS product in float32.
     It declares float32 and groups=1 only, so the suite must keep to that and skip the rest."""
-    problem = normalize(x, weight, bias, stride, padding, dilation, groups)
+    problem = normalize(x, weight, bias, stride, padding, dilation, groups).tap_gathered()
     (sh, sw), (dh, dw) = problem.stride, problem.dilation
     kh, kw = weight.shape[2:]
     spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
