@@ -64,12 +64,18 @@ def tap_classes(kernel: int, stride: int, dilation: int) -> list[tuple[slice, in
 
 
 class Unfolder:
-    """Copies chunks of the (padded) input into patch blocks ``(G, K, images * rows * cols)``."""
+    """Copies chunks of the (padded) input into patch blocks ``(G, K, images * rows * cols)``.
+
+    Two ways to fill a block, chosen per chunk by what is smaller: through a band (the chunk's padded input, split
+    by phase, one slot per phase some tap reads), or tap by tap straight from ``x``, when the band would be larger
+    than the block (a stride or dilation far beyond the kernel, a padding far beyond the input) or the kernel has
+    one tap. Either way the work and memory follow the chunk's outputs, not the stride or the padding.
+    """
 
     def __init__(self, problem: Conv2dProblem):
         self.x = problem.x
         self.padding = problem.padding
-        self.stride, self.groups = problem.stride, problem.groups
+        self.stride, self.dilation, self.groups = problem.stride, problem.dilation, problem.groups
         kh, kw = problem.weight.shape[2:]
         self.kernel = (kh, kw)
         dh, dw = problem.dilation
@@ -88,9 +94,20 @@ class Unfolder:
         return start, start + (count - 1) * self.stride[axis] + self.span[axis]
 
     def band_shape(self, images: int, rows: int, cols: int) -> tuple[int, ...]:
-        """(images, C, row phases, rows per phase, column phases, columns per phase) of a chunk's band."""
+        """(images, C, row phases read, rows per phase, column phases read, columns per phase) of a chunk's band."""
         (sh, sw), (r0, r1), (c0, c1) = self.stride, self.extent(0, 0, rows), self.extent(1, 0, cols)
-        return (images, self.x.shape[1], sh, -(-(r1 - r0) // sh), sw, -(-(c1 - c0) // sw))
+        row_phases, col_phases = len(self.rows_by_phase), len(self.cols_by_phase)
+        return (images, self.x.shape[1], row_phases, -(-(r1 - r0) // sh), col_phases, -(-(c1 - c0) // sw))
+
+    def uses_band(self, images: int, rows: int, cols: int) -> bool:
+        """Whether a chunk goes through a band: only when it needs a copy and holds no more than the patch block."""
+        if not self.copy_input or self.kernel == (1, 1):
+            return False
+        block = self.x.shape[1] * self.kernel[0] * self.kernel[1] * images * rows * cols
+        return int(np.prod(self.band_shape(images, rows, cols), dtype=object)) <= block
+
+    def band_elements(self, images: int, rows: int, cols: int) -> int:
+        return int(np.prod(self.band_shape(images, rows, cols))) if self.uses_band(images, rows, cols) else 0
 
     def source(self, images: slice, first_row: int, rows: int, first_col: int, cols: int) -> np.ndarray:
         """The padded input a chunk reads, phase-split (a view of ``x`` when there is nothing to do)."""
@@ -109,11 +126,11 @@ class Unfolder:
             low = min(size, max(0, -(-(pad - start - phase) // step)))
             return low, max(low, min(size, -(-(pad + extent - start - phase) // step)))
 
-        for _, p, _, _ in self.rows_by_phase:  # only the phases some tap reads
+        for row_slot, (_, p, _, _) in enumerate(self.rows_by_phase):  # only the phases some tap reads
             a_lo, a_hi = inside(r0, p, sh, shape[3], top, height)
-            for _, q, _, _ in self.cols_by_phase:
+            for col_slot, (_, q, _, _) in enumerate(self.cols_by_phase):
                 b_lo, b_hi = inside(c0, q, sw, shape[5], left, width)
-                phase = band[:, :, p, :, q, :]
+                phase = band[:, :, row_slot, :, col_slot, :]
                 phase[:, :, :a_lo] = 0
                 phase[:, :, a_hi:] = 0
                 phase[:, :, :, :b_lo] = 0
@@ -125,17 +142,45 @@ class Unfolder:
                     phase[:, :, a_lo:a_hi, b_lo:b_hi] = self.x[images, :, picked_rows, picked_cols]
         return band
 
+    def reach(self, axis: int, tap: int, first: int, count: int) -> tuple[int, int, int]:
+        """The outputs [a, b) of a chunk (``count`` from output ``first``) whose ``tap`` reads inside the input
+        along ``axis``, and the input index output ``a`` reads."""
+        stride, size = self.stride[axis], self.x.shape[2 + axis]
+        offset = tap * self.dilation[axis] - self.padding[2 * axis] + first * stride  # local output j reads j*s + it
+        a = min(count, max(0, -(offset // stride)))
+        b = max(a, min(count, (size - 1 - offset) // stride + 1))
+        return a, b, a * stride + offset
+
+    def taps(self, images: slice, first_row: int, rows: int, first_col: int, cols: int, block: np.ndarray):
+        """Fill ``block`` (C, kH, kW, images, rows, cols) tap by tap from ``x``: zeros where a tap reads padding."""
+        (sh, sw), x = self.stride, self.x[images].transpose(1, 0, 2, 3)
+        for t in range(self.kernel[0]):
+            a, b, row = self.reach(0, t, first_row, rows)
+            for u in range(self.kernel[1]):
+                c, d, col = self.reach(1, u, first_col, cols)
+                target = block[:, t, u]
+                target[:, :, :a] = 0
+                target[:, :, b:] = 0
+                target[:, :, a:b, :c] = 0
+                target[:, :, a:b, d:] = 0
+                if b > a and d > c:
+                    picked = x[:, :, row : row + (b - a - 1) * sh + 1 : sh, col : col + (d - c - 1) * sw + 1 : sw]
+                    target[:, :, a:b, c:d] = picked
+
     def patches(self, images: slice, first_row: int, rows: int, first_col: int, cols: int, out: np.ndarray):
         """Write the patch block of a chunk into ``out`` and return it shaped (G, K, images * rows * cols)."""
-        band = self.source(images, first_row, rows, first_col, cols)
-        count, channels = band.shape[:2]
+        count, channels = images.stop - images.start, self.x.shape[1]
         block = out[: channels * self.kernel[0] * self.kernel[1] * count * rows * cols]
         block = block.reshape(channels, *self.kernel, count, rows, cols)
-        for taps_h, p, offset_h, step_h in self.rows_by_phase:
-            for taps_w, q, offset_w, step_w in self.cols_by_phase:
+        if not self.uses_band(count, rows, cols) and self.copy_input:
+            self.taps(images, first_row, rows, first_col, cols, block)
+            return block.reshape(self.groups, -1, count * rows * cols)
+        band = self.source(images, first_row, rows, first_col, cols)
+        for row_slot, (taps_h, _, offset_h, step_h) in enumerate(self.rows_by_phase):
+            for col_slot, (taps_w, _, offset_w, step_w) in enumerate(self.cols_by_phase):
                 target = block[:, taps_h, taps_w]
                 span = ((target.shape[1] - 1) * step_h + 1, (target.shape[2] - 1) * step_w + 1)
-                view = sliding_window_view(band[:, :, p, :, q, :], span, axis=(2, 3))
+                view = sliding_window_view(band[:, :, row_slot, :, col_slot, :], span, axis=(2, 3))
                 view = view[:, :, offset_h : offset_h + rows, offset_w : offset_w + cols, ::step_h, ::step_w]
                 np.copyto(target, view.transpose(1, 4, 5, 0, 2, 3))
         return block.reshape(self.groups, -1, count * rows * cols)
@@ -174,7 +219,7 @@ def patch_matrix(problem: Conv2dProblem) -> np.ndarray:
     columns = out.reshape(n, groups, per_group, h_out * w_out)
 
     def workspace(images: int, rows: int, cols: int) -> int:  # patch block + product buffer + band
-        band = np.prod(unfolder.band_shape(images, rows, cols)) if unfolder.copy_input else 0
+        band = unfolder.band_elements(images, rows, cols)
         product = c_out * images * rows * cols if images > 1 else 0
         return int(c_in * kh * kw * images * rows * cols + product + band) * itemsize
 
