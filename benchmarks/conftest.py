@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import os
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -101,7 +103,7 @@ def pytest_configure(config):
         runs = saved_runs(config, *patterns)
         if runs:
             path, document = runs[-1]
-            config.stash[COMPARED_KEY] = (str(path), document)
+            config.stash[COMPARED_KEY] = (Path(path).name, document)
         elif option.benchmark_compare is True:
             option.benchmark_compare = None
             gate = " and --benchmark-compare-fail has nothing to check" if option.benchmark_compare_fail else ""
@@ -150,12 +152,14 @@ def pytest_terminal_summary(terminalreporter, config):
                 write(line)
         loaded = [f"{row.workload}/{row.implementation}" for row in found if row.loaded]
         if loaded:
-            write("")
-            write(
+            warning = (
                 f"warning: {len(loaded)} of {len(found)} rows were measured while the 1-minute load average exceeded "
-                f"the {counts.get('requested')} threads in use (flag L): {', '.join(loaded)}",
-                yellow=True,
+                f"the {counts.get('requested')} threads in use (flag L): {', '.join(loaded)}"
             )
+            write("")
+            for line in textwrap.wrap(warning, report.WIDTH, subsequent_indent="  "):
+                write(line, yellow=True)
     notice = config.stash.get(NOTICE_KEY, None)
     if notice:
-        write(f"benchmarks: {notice}", yellow=True)
+        for line in textwrap.wrap(f"benchmarks: {notice}", report.WIDTH, subsequent_indent="  "):
+            write(line, yellow=True)
