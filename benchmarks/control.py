@@ -6,7 +6,6 @@ intra-op threads with ``torch.set_num_threads``, only when torch is installed. N
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,10 +23,10 @@ def cores() -> int:
 
 def torch_module():
     """``torch`` when it is installed (imported on first use), else None."""
-    if importlib.util.find_spec("torch") is None:
+    try:
+        import torch
+    except ImportError:
         return None
-    import torch
-
     return torch
 
 
