@@ -57,6 +57,10 @@ def copy_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="im2col-copy")
 
 
+if hasattr(os, "register_at_fork"):  # a forked child has none of its parent's threads: it starts its own pool
+    os.register_at_fork(after_in_child=copy_pool.cache_clear)
+
+
 def copy_all(pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
     """``target[...] = source`` for every pair; large ones split over threads (NumPy releases the GIL to copy).
 
@@ -80,18 +84,6 @@ def copy_all(pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
             np.copyto(target, source)
 
     list(copy_pool().map(run, parts))
-
-
-def windows(problem: Conv2dProblem) -> np.ndarray:
-    """A view (N, G, C_in/G, kH, kW, H_out, W_out) of every dilated window of the padded input, stride applied."""
-    image = problem.padded_input()
-    n, c_in = image.shape[:2]
-    kh, kw = problem.weight.shape[2:]
-    (sh, sw), (dh, dw) = problem.stride, problem.dilation
-    view = sliding_window_view(image, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
-    view = view[:, :, ::sh, ::sw, ::dh, ::dw]  # (N, C, H_out, W_out, kH, kW)
-    view = view.transpose(0, 1, 4, 5, 2, 3)
-    return view.reshape(n, problem.groups, c_in // problem.groups, kh, kw, *view.shape[-2:])
 
 
 def window_positions(plane: tuple[int, int], span: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:
