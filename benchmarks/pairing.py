@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+from pytest_benchmark.utils import load_timer
+
 WARMUP_ROUNDS = 2
 MAX_ROUNDS = 1000
 
@@ -70,32 +72,33 @@ def repeats(seconds: float, min_round_time: float) -> int:
 class Repeated:
     """A function called ``inner`` times per round, timed per call."""
 
-    def __init__(self, function: Callable[[], object], min_round_time: float):
-        self.function = function
+    def __init__(self, function: Callable[[], object], min_round_time: float, clock: Callable[[], float]):
+        self.function, self.clock = function, clock
         self.seconds = call_time(function)  # a first estimate, for the round count
         self.inner = repeats(self.seconds, min_round_time)
         self.times: list[float] = []
 
     def round(self) -> None:
-        function, loops = self.function, range(self.inner)
-        start = time.perf_counter()
+        function, loops, clock = self.function, range(self.inner), self.clock
+        start = clock()
         for _ in loops:
             function()
-        self.times.append((time.perf_counter() - start) / self.inner)
+        self.times.append((clock() - start) / self.inner)
 
 
 def measure(benchmark, subject: Callable[[], object], references: dict[str, Callable[[], object]], options):
     """Time ``subject`` with pytest-benchmark, its ``references`` interleaved round by round in the same loop.
 
-    ``options`` holds pytest-benchmark's ``benchmark_min_rounds``, ``benchmark_max_time`` and
-    ``benchmark_min_time``. Returns the subject's result and ``{name: Spread}`` of the paired ratios (empty when
-    benchmarks are disabled).
+    ``options`` holds pytest-benchmark's ``benchmark_min_rounds``, ``benchmark_max_time``, ``benchmark_min_time``
+    and ``benchmark_timer`` (the references are timed with the same clock as the subject). Returns the subject's
+    result and ``{name: Spread}`` of the paired ratios (empty when benchmarks are disabled).
     """
     if not benchmark.enabled:
         return benchmark.pedantic(subject), {}
     min_round_time, max_time = float(options.benchmark_min_time), float(options.benchmark_max_time)
-    timed = Repeated(subject, min_round_time)
-    others = {name: Repeated(function, min_round_time) for name, function in references.items()}
+    clock = load_timer(str(options.benchmark_timer)).target  # the subject's clock, from its dotted name
+    timed = Repeated(subject, min_round_time, clock)
+    others = {name: Repeated(function, min_round_time, clock) for name, function in references.items()}
     round_time = sum(timer.seconds * timer.inner for timer in (timed, *others.values()))
     rounds = min(MAX_ROUNDS, max(options.benchmark_min_rounds, math.ceil(max_time / round_time)))
 
