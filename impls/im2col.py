@@ -20,15 +20,10 @@ The output extent is where the strided windows fit (a window view of the padded 
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-from functools import cache
-from itertools import pairwise
 from math import gcd
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from threadpoolctl import ThreadpoolController
 
 from impls.contract import Conv2dProblem
 from impls.registry import implementation
@@ -38,52 +33,6 @@ BLOCK_BYTES = 16 * 2**20  # preferred workspace of one chunk
 TARGET_COLUMNS = 4096  # preferred product width (output pixels per chunk): narrower products run slower
 CHUNK_BYTES = 2 * 2**20  # preferred patch block of a product per image: about one core's L2 cache
 PER_IMAGE_COLUMNS = 256  # images of at least this many output pixels get a product each, straight into the output
-PARALLEL_COPY_BYTES = 2**20  # a chunk's copies of at least this size are split over the product's threads
-
-
-@cache
-def blas_libraries() -> list:
-    """The BLAS libraries loaded in this process (NumPy's among them), to read their thread counts."""
-    return ThreadpoolController().select(user_api="blas").lib_controllers
-
-
-def copy_threads() -> int:
-    """As many copy threads as the BLAS products use, so that the copies get the cores the products get."""
-    return max((library.num_threads for library in blas_libraries()), default=1)
-
-
-@cache
-def copy_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="im2col-copy")
-
-
-if hasattr(os, "register_at_fork"):  # a forked child has none of its parent's threads: it starts its own pool
-    os.register_at_fork(after_in_child=copy_pool.cache_clear)
-
-
-def copy_all(pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
-    """``target[...] = source`` for every pair; large ones split over threads (NumPy releases the GIL to copy).
-
-    Each pair is split along its channel axis (1) or its row axis (-2), whichever is longer.
-    """
-    threads = copy_threads()
-    if threads <= 1 or sum(target.nbytes for target, _ in pairs) < PARALLEL_COPY_BYTES:
-        for target, source in pairs:
-            np.copyto(target, source)
-        return
-    parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(threads)]
-    for target, source in pairs:
-        axis = 1 if target.shape[1] >= target.shape[-2] else target.ndim - 2
-        bounds = [target.shape[axis] * i // threads for i in range(threads + 1)]
-        for part, (low, high) in enumerate(pairwise(bounds)):
-            cut = (slice(None),) * axis + (slice(low, high),)
-            parts[part].append((target[cut], source[cut]))
-
-    def run(part: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        for target, source in part:
-            np.copyto(target, source)
-
-    list(copy_pool().map(run, parts))
 
 
 def window_positions(plane: tuple[int, int], span: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:
@@ -197,7 +146,7 @@ class Unfolder:
 
     def taps(self, images: slice, first_row: int, rows: int, first_col: int, cols: int, block: np.ndarray):
         """Fill ``block`` (images, C, kH, kW, rows, cols) tap by tap from ``x``: zeros where a tap reads padding."""
-        (sh, sw), x, copies = self.stride, self.x[images], []
+        (sh, sw), x = self.stride, self.x[images]
         for t in range(self.kernel[0]):
             a, b, row = self.reach(0, t, first_row, rows)
             for u in range(self.kernel[1]):
@@ -209,8 +158,7 @@ class Unfolder:
                 target[:, :, a:b, d:] = 0
                 if b > a and d > c:
                     picked = x[:, :, row : row + (b - a - 1) * sh + 1 : sh, col : col + (d - c - 1) * sw + 1 : sw]
-                    copies.append((target[:, :, a:b, c:d], picked))
-        copy_all(copies)
+                    target[:, :, a:b, c:d] = picked
 
     def patches(self, images: slice, first_row: int, rows: int, first_col: int, cols: int, out: np.ndarray, wide: bool):
         """Write the patch block of a chunk into ``out``: shaped (G, K, images * rows * cols) for one ``wide``
@@ -227,15 +175,14 @@ class Unfolder:
         if self.copy_input and not self.uses_band(count, rows, cols):
             self.taps(images, first_row, rows, first_col, cols, grid)
         else:
-            band, copies = self.source(images, first_row, rows, first_col, cols), []
+            band = self.source(images, first_row, rows, first_col, cols)
             for row_slot, (taps_h, _, offset_h, step_h) in enumerate(self.rows_by_phase):
                 for col_slot, (taps_w, _, offset_w, step_w) in enumerate(self.cols_by_phase):
                     target = grid[:, :, taps_h, taps_w]
                     span = ((target.shape[2] - 1) * step_h + 1, (target.shape[3] - 1) * step_w + 1)
                     view = sliding_window_view(band[:, :, row_slot, :, col_slot, :], span, axis=(2, 3))
                     view = view[:, :, offset_h : offset_h + rows, offset_w : offset_w + cols, ::step_h, ::step_w]
-                    copies.append((target, view.transpose(0, 1, 4, 5, 2, 3)))
-            copy_all(copies)
+                    np.copyto(target, view.transpose(0, 1, 4, 5, 2, 3))
         if wide:
             return block.reshape(self.groups, -1, count * rows * cols)
         return block.reshape(count, self.groups, -1, rows * cols)
