@@ -37,7 +37,7 @@ def test_limited_threads_sets_blas_and_torch_then_restores_them():
     assert thread_counts() == before
 
 
-def test_a_benchmark_run_sets_threads_records_them_and_restores_the_process(pytester, clean_environment):
+def test_a_benchmark_run_sets_threads_flags_load_and_restores_the_process(pytester, clean_environment):
     torch = torch_module()
     if torch is not None:
         original = torch.get_num_threads()
@@ -50,6 +50,8 @@ def test_a_benchmark_run_sets_threads_records_them_and_restores_the_process(pyte
 
         def test_inner(benchmark):
             seen = thread_counts()
+            benchmark.extra_info.update(implementation="sum", workload="size_lab", gflop=1e-9)
+            benchmark.extra_info["load"] = {"before": 3.0, "after": 3.5, "flagged": True}  # as on a busy machine
             benchmark(sum, [1, 2, 3])
             assert seen == {"blas": 1, "torch": 1 if torch_module() else None}
         """
@@ -63,6 +65,9 @@ def test_a_benchmark_run_sets_threads_records_them_and_restores_the_process(pyte
     saved = json.loads(next(storage.glob("*/0001_*.json")).read_text())
     assert saved["convcheck"]["threads"]["requested"] == 1
     assert saved["convcheck"]["threads"]["blas"] == 1
+    # The flagged row: marked in the table, named in the warning that ends the run and in the saved run.
+    result.stdout.fnmatch_lines(["size_lab * sum * L", "warning: 1 of 1 rows were measured while the 1-minute load*"])
+    assert saved["convcheck"]["loaded_rows"] == ["test_inner.py::test_inner"]
 
 
 @pytest.mark.parametrize(
