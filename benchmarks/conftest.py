@@ -147,9 +147,9 @@ def pytest_terminal_summary(terminalreporter, config):
             write(line)
         if COMPARED_KEY in config.stash:
             label, document = config.stash[COMPARED_KEY]
-            then = (document.get("convcheck") or {}).get("threads") or {}
-            if then.get("requested") != counts.get("requested"):
-                label += f" (measured with {then.get('requested', 'unrecorded')} threads, now {counts['requested']})"
+            then = ((document.get("convcheck") or {}).get("threads") or {}).get("requested", "unrecorded")
+            if then != counts.get("requested"):
+                label += f" (measured with {then} threads, now {counts.get('requested')})"
             write("")
             for line in report.compare_table(found, report.rows(document), label):
                 write(line)
