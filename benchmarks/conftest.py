@@ -1,20 +1,29 @@
-"""Benchmark defaults: save every timed run, compare with the last saved one, enough rounds for a stable median.
+"""Benchmark settings: thread counts, save/compare defaults, load awareness and the run's compact tables.
 
-Applied only when benchmarks are actually timed (not with ``--benchmark-disable``, ``--benchmark-skip`` or under
-xdist) and only to options left at pytest-benchmark's own defaults, so the command line always wins:
-
-- ``--benchmark-autosave`` is on: every timed run is saved under ``.benchmarks/`` (the next run's comparison);
-- ``--benchmark-compare`` with nothing saved yet does not warn about an empty comparison: the run is saved as the
-  first baseline and says so (a ``--benchmark-compare-fail`` gate passes on that first run);
-- warm-up of a few rounds, at least ``MIN_ROUNDS`` rounds per benchmark, and rounds of at least ``MIN_ROUND_TIME``
-  (a fast call is repeated within a round, so that a round averages over timer and scheduler jitter).
+- ``--threads N`` (default: this machine's cores) sets BLAS and torch threads for every benchmark and restores the
+  process's counts after it; the counts go into each benchmark's ``extra_info`` and the saved run's ``convcheck``
+  section.
+- Applied only when benchmarks are actually timed (not with ``--benchmark-disable``, ``--benchmark-skip`` or under
+  xdist) and only to options left at pytest-benchmark's own defaults, so the command line always wins:
+  ``--benchmark-autosave`` is on (every timed run is saved under ``.benchmarks/``, the next run's comparison);
+  ``--benchmark-compare`` with nothing saved yet does not warn: the run is saved as the first baseline and says so
+  once, at the end (a ``--benchmark-compare-fail`` gate passes on that first run); a few warm-up rounds, at least
+  ``MIN_ROUNDS`` rounds, and rounds of at least ``MIN_ROUND_TIME`` (a fast call is repeated within a round).
+- pytest-benchmark's own table (over 200 columns) gives way to the tables of ``benchmarks.report`` (at most 120);
+  ``--plugin-table`` shows it as well. Rows measured while the load exceeded the threads are flagged, and the run
+  ends with a warning naming them.
 """
 
 from __future__ import annotations
 
 import os
+import textwrap
+from pathlib import Path
 
 import pytest
+
+from benchmarks import report
+from benchmarks.control import cores, limited_threads
 
 MIN_ROUNDS = 10  # pytest-benchmark's default is 5
 MIN_ROUND_TIME = 2e-3  # seconds; pytest-benchmark's default is 5e-6
@@ -23,6 +32,21 @@ WARMUP_ROUNDS = 2
 PLUGIN_DEFAULT_MIN_ROUNDS = 5
 
 NOTICE_KEY = pytest.StashKey[str]()
+COMPARED_KEY = pytest.StashKey[tuple]()  # (label, saved run) this run is compared with
+RUN_KEY = pytest.StashKey[dict]()  # the JSON document this run saves
+THREADS_KEY = pytest.StashKey[dict]()  # the thread counts the benchmarks ran with
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("convcheck benchmarks")
+    group.addoption(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="BLAS and torch threads for every benchmark (default: this machine's cores; 1 is the most reproducible)",
+    )
+    group.addoption("--plugin-table", action="store_true", help="also print pytest-benchmark's own (wide) table")
 
 
 def timed(config) -> bool:
@@ -35,8 +59,8 @@ def timed(config) -> bool:
     return getattr(option, "dist", "no") == "no" and not getattr(option, "numprocesses", None)
 
 
-def saved_runs(config) -> list:
-    """The saved runs pytest-benchmark would compare with (its own storage, this machine's folder)."""
+def saved_runs(config, *patterns: str) -> list:
+    """The saved runs ``(path, document)`` pytest-benchmark would compare with (its own storage, this machine)."""
     from pytest_benchmark.logger import Logger
     from pytest_benchmark.utils import get_machine_id, load_storage
 
@@ -46,7 +70,14 @@ def saved_runs(config) -> list:
         default_machine_id=get_machine_id(),
         netrc=config.option.benchmark_netrc,
     )
-    return list(storage.load())
+    return list(storage.load(*patterns))
+
+
+def thread_count(config) -> int:
+    threads = config.getoption("threads", None) or cores()
+    if threads < 1:
+        raise pytest.UsageError(f"--threads={threads}: expected an int >= 1")
+    return threads
 
 
 def pytest_configure(config):
@@ -55,31 +86,83 @@ def pytest_configure(config):
 
     if not hasattr(config.option, "benchmark_autosave") or not timed(config):
         return
+    thread_count(config)
     option = config.option
     if not option.benchmark_save and not option.benchmark_autosave:
         option.benchmark_autosave = get_tag()  # what --benchmark-autosave stores: commit id and time
     if option.benchmark_min_rounds == PLUGIN_DEFAULT_MIN_ROUNDS:
         option.benchmark_min_rounds = MIN_ROUNDS
-    if option.benchmark_min_time == PLUGIN_DEFAULT_MIN_TIME:
-        option.benchmark_min_time = MIN_ROUND_TIME
+    if float(option.benchmark_min_time) == PLUGIN_DEFAULT_MIN_TIME:  # the default may still be a string
+        option.benchmark_min_time = str(MIN_ROUND_TIME)  # as pytest-benchmark prints it
     if not option.benchmark_warmup:
         option.benchmark_warmup, option.benchmark_warmup_iterations = True, WARMUP_ROUNDS
-    if option.benchmark_compare is True and not saved_runs(config):
-        option.benchmark_compare = None
-        gate = " and --benchmark-compare-fail has nothing to check" if option.benchmark_compare_fail else ""
-        option.benchmark_compare_fail = []
-        config.stash[NOTICE_KEY] = (
-            f"no saved benchmark run to compare with yet{gate}: this run is saved under "
-            f"{option.benchmark_storage} and later --benchmark-compare runs compare with it"
-        )
+    if not config.getoption("plugin_table", False) and not option.benchmark_verbose:
+        option.benchmark_quiet = True  # the compact tables below replace the plugin's table
+    if option.benchmark_compare:
+        patterns = () if option.benchmark_compare is True else (option.benchmark_compare,)
+        runs = saved_runs(config, *patterns)
+        if runs:
+            path, document = runs[-1]
+            config.stash[COMPARED_KEY] = (Path(path).name, document)
+        elif option.benchmark_compare is True:
+            option.benchmark_compare = None
+            gate = " and --benchmark-compare-fail has nothing to check" if option.benchmark_compare_fail else ""
+            option.benchmark_compare_fail = []
+            config.stash[NOTICE_KEY] = (
+                f"no saved benchmark run to compare with yet{gate}: this run is saved under "
+                f"{option.benchmark_storage} and later --benchmark-compare runs compare with it"
+            )
 
 
-def pytest_report_header(config):
-    notice = config.stash.get(NOTICE_KEY, None)
-    return [f"benchmarks: {notice}"] if notice else []
+@pytest.fixture(autouse=True)
+def threads(request) -> dict:
+    """The thread counts in effect for this benchmark (set from ``--threads``, restored afterwards)."""
+    with limited_threads(thread_count(request.config)) as counts:
+        request.config.stash[THREADS_KEY] = counts
+        yield counts
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    loaded = [
+        bench["fullname"] for bench in output_json["benchmarks"] if bench["extra_info"].get("load", {}).get("flagged")
+    ]
+    output_json["convcheck"] = {"threads": config.stash.get(THREADS_KEY, None), "loaded_rows": loaded}
+    if COMPARED_KEY in config.stash:
+        output_json["convcheck"]["compared_with"] = config.stash[COMPARED_KEY][0]
+    config.stash[RUN_KEY] = output_json
 
 
 def pytest_terminal_summary(terminalreporter, config):
+    write = terminalreporter.write_line
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None:
+        found = report.rows(run)
+        counts = run["convcheck"]["threads"] or {}
+        terminalreporter.section(
+            f"convcheck benchmarks: {counts.get('requested')} threads (BLAS {counts.get('blas')}, torch "
+            f"{counts.get('torch')}) on {counts.get('cores')} cores",
+            sep="-",
+        )
+        for line in report.run_table(found, torch_available=counts.get("torch") is not None):
+            write(line)
+        if COMPARED_KEY in config.stash:
+            label, document = config.stash[COMPARED_KEY]
+            then = ((document.get("convcheck") or {}).get("threads") or {}).get("requested", "unrecorded")
+            if then != counts.get("requested"):
+                label += f" (measured with {then} threads, now {counts.get('requested')})"
+            write("")
+            for line in report.compare_table(found, report.rows(document), label):
+                write(line)
+        loaded = [f"{row.workload}/{row.implementation}" for row in found if row.loaded]
+        if loaded:
+            warning = (
+                f"warning: {len(loaded)} of {len(found)} rows were measured while the 1-minute load average exceeded "
+                f"the {counts.get('requested')} threads in use (flag L): {', '.join(loaded)}"
+            )
+            write("")
+            for line in textwrap.wrap(warning, report.WIDTH, subsequent_indent="  "):
+                write(line, yellow=True)
     notice = config.stash.get(NOTICE_KEY, None)
     if notice:
-        terminalreporter.write_line(f"benchmarks: {notice}", yellow=True)
+        for line in textwrap.wrap(f"benchmarks: {notice}", report.WIDTH, subsequent_indent="  "):
+            write(line, yellow=True)

@@ -2,7 +2,8 @@
 
 Without a file it reads the latest run saved under ``.benchmarks/`` (by ``pytest benchmarks``). It writes
 ``gflops.png`` (GFLOP/s per implementation per workload, with the GEMM baseline), ``time_vs_flops.png`` (time
-against FLOPs, log-log, per implementation) and ``summary.txt`` into ``benchmarks/charts/``, and prints the table.
+against FLOPs, log-log, per implementation), ``ratios.png`` (the paired ratios to GEMM and torch per workload, for
+this run and the runs saved before it) and ``summary.txt`` into ``benchmarks/charts/``, and prints the table.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import statistics
 import sys
 from pathlib import Path
 
+from benchmarks import report
+from benchmarks.report import GEMM, REFERENCE
 from benchmarks.workloads import BY_NAME, WORKLOADS
 
 ROOT = Path(__file__).resolve().parent.parent
 STORAGE = ROOT / ".benchmarks"
 CHARTS = Path(__file__).resolve().parent / "charts"
-GEMM = "gemm"
-REFERENCE = "torch"
+RUNS_IN_CHART = 5
 
 
 def latest_run(storage: Path = STORAGE) -> Path:
@@ -31,26 +33,23 @@ def latest_run(storage: Path = STORAGE) -> Path:
 
 
 def load(path: Path) -> list[dict]:
-    """One row per timed benchmark: implementation, workload, median/IQR seconds, rounds, GFLOP/s, FLOPs."""
-    rows = []
-    for bench in json.loads(path.read_text())["benchmarks"]:
-        info, stats = bench.get("extra_info", {}), bench["stats"]
-        workload = info.get("workload", bench.get("group"))
-        if "implementation" not in info or workload not in BY_NAME:
-            continue
-        flops = BY_NAME[workload].flops
-        rows.append(
-            {
-                "implementation": info["implementation"],
-                "workload": workload,
-                "median": stats["median"],
-                "iqr": stats["iqr"],
-                "rounds": stats["rounds"],
-                "flops": flops,
-                "gflops": flops / stats["median"] / 1e9,
-            }
-        )
-    return rows
+    """One row per timed benchmark of a known workload: implementation, workload, median seconds, GFLOP/s, FLOPs,
+    and the ``report.Row`` it comes from (paired ratios, flags)."""
+    found = []
+    for row in report.rows(json.loads(path.read_text())):
+        if row.workload in BY_NAME:
+            flops = BY_NAME[row.workload].flops
+            found.append(
+                {
+                    "implementation": row.implementation,
+                    "workload": row.workload,
+                    "median": row.time.median,
+                    "flops": flops,
+                    "gflops": flops / row.time.median / 1e9,
+                    "row": row,
+                }
+            )
+    return found
 
 
 def implementations(rows: list[dict]) -> list[str]:
@@ -63,24 +62,59 @@ def implementations(rows: list[dict]) -> list[str]:
 
 
 def summary(rows: list[dict]) -> str:
-    """A text table: per workload and implementation, time, GFLOP/s, noise and ratios to GEMM and torch."""
-    by_key = {(row["workload"], row["implementation"]): row for row in rows}
-    header = f"{'workload':24} {'implementation':14} {'median ms':>10} {'GFLOP/s':>8} {'IQR/med':>8} {'rounds':>7} "
-    header += f"{'/gemm':>7} {'/torch':>7}"
-    lines = [header, "-" * len(header)]
-    for workload in WORKLOADS:
-        present = [row for row in rows if row["workload"] == workload.name]
-        if not present:
-            continue
-        gemm, torch = by_key.get((workload.name, GEMM)), by_key.get((workload.name, REFERENCE))
-        for row in sorted(present, key=lambda row: row["median"]):
-            ratios = [f"{row['median'] / base['median']:7.2f}" if base else f"{'-':>7}" for base in (gemm, torch)]
-            lines.append(
-                f"{workload.name:24} {row['implementation']:14} {row['median'] * 1e3:10.3f} {row['gflops']:8.1f} "
-                f"{row['iqr'] / row['median']:8.1%} {row['rounds']:7d} {' '.join(ratios)}"
-            )
-        lines.append("")
-    return "\n".join(lines)
+    """The run's compact table (``benchmarks.report``): time, GFLOP/s, paired ratios with their IQR, flags."""
+    return "\n".join(report.run_table([row["row"] for row in rows]))
+
+
+def recent_runs(path: Path, count: int = RUNS_IN_CHART) -> list[Path]:
+    """``path`` and the runs saved before it in its folder, oldest first (at most ``count``)."""
+    earlier = sorted(path.parent.glob("[0-9][0-9][0-9][0-9]_*.json"), key=lambda run: run.name)
+    earlier = [run for run in earlier if run.name < path.name]
+    return (earlier + [path])[-count:]
+
+
+def ratio_chart(runs: list[Path], out: Path) -> Path:
+    """The paired ratios (x GEMM, x torch) per workload and implementation, one marker per run, IQR as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_run = [(run.stem.split("_")[0], {row["row"].key: row["row"] for row in load(run)}) for run in runs]
+    workloads = [w.name for w in WORKLOADS if any(key[0] == w.name for _, rows in by_run for key in rows)]
+    names = sorted({key[1] for _, rows in by_run for key in rows} - {GEMM})
+    fig, axes = plt.subplots(2, 1, figsize=(12, 8), sharex=True)
+    width = 0.8 / max(1, len(names) * len(by_run))
+    for ax, reference in zip(axes, (GEMM, REFERENCE), strict=True):
+        for i, name in enumerate(names):
+            color = plt.get_cmap("tab10")(i % 10)
+            for j, (label, rows) in enumerate(by_run):
+                xs, ys, low, high = [], [], [], []
+                for x, workload in enumerate(workloads):
+                    spread = rows.get((workload, name)).ratios.get(reference) if (workload, name) in rows else None
+                    if spread:
+                        xs.append(x - 0.4 + width * (i * len(by_run) + j + 0.5))
+                        ys.append(spread.median)
+                        low.append(spread.median - spread.q1)
+                        high.append(spread.q3 - spread.median)
+                if xs:
+                    alpha = 0.35 + 0.65 * (j + 1) / len(by_run)
+                    ax.errorbar(
+                        xs, ys, yerr=[low, high], fmt="o", ms=4, color=color, alpha=alpha, label=f"{name} (run {label})"
+                    )
+        ax.axhline(1.0, color="0.5", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_ylabel(f"time / {reference} (paired, median and IQR)")
+        ax.grid(axis="y", which="both", color="0.92")
+    axes[0].legend(fontsize=7, ncol=max(1, len(by_run)), loc="upper left", frameon=False)
+    axes[-1].set_xticks(range(len(workloads)))
+    axes[-1].set_xticklabels(workloads, rotation=60, ha="right", fontsize=7)
+    axes[0].set_title(f"paired ratios per workload, runs {', '.join(label for label, _ in by_run)}", fontsize=10)
+    fig.tight_layout()
+    path = out / "ratios.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def plot(rows: list[dict], out: Path, title: str) -> list[Path]:
@@ -188,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.txt").write_text(f"{path}\n\n{text}\n")
     print(text)
-    for written in plot(rows, args.out, path.stem[:40]):
+    for written in [*plot(rows, args.out, path.stem[:40]), ratio_chart(recent_runs(path), args.out)]:
         print(f"wrote {written}")
     return 0
 

@@ -1,64 +1,70 @@
-"""One benchmark per (implementation, workload), plus the GEMM baseline of each workload, grouped by workload.
+"""One benchmark per (implementation, workload), plus the GEMM row of each workload, grouped by workload.
 
 Implementations come from the run's registry (``impls.REGISTRY`` plus any ``--impl``), so a new file in ``impls/``
 is benchmarked with no edit here. An implementation skips a workload, with the reason, when its cost hint
 (``max_gflop``) is below the workload's GFLOP or its capabilities do not cover the workload.
+
+Each benchmark times its subject with pytest-benchmark and, interleaved round by round in the same loop, the
+workload's GEMM row and torch (where registered), so that the ratios to them are paired (``benchmarks.pairing``).
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-import torch
 
+from benchmarks import gemm
+from benchmarks.control import load_average, overloaded
+from benchmarks.pairing import measure
+from benchmarks.report import GEMM, REFERENCE
 from benchmarks.workloads import WORKLOADS, Workload
-
-GEMM = "gemm"  # the implementation name of the baseline rows
-
-
-def blas_threads() -> int | None:
-    """The thread count of NumPy's OpenBLAS (looked up among the loaded libraries), or None if unknown."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
-    except OSError:
-        return None
-    symbols = ("openblas_get_num_threads", "openblas_get_num_threads64_", "scipy_openblas_get_num_threads64_")
-    for path in sorted(paths):
-        library = ctypes.CDLL(path)
-        for symbol in symbols:
-            if hasattr(library, symbol):
-                return int(getattr(library, symbol)())
-    return None
-
-
-def run_info(workload: Workload, implementation: str) -> dict:
-    return {
-        "implementation": implementation,
-        "workload": workload.name,
-        "descriptor": workload.descriptor(),
-        "dtype": workload.dtype,
-        "gflop": workload.gflop,
-        "threads": {"torch": torch.get_num_threads(), "blas": blas_threads(), "cpus": os.cpu_count()},
-    }
-
-
-def record_speed(benchmark, workload: Workload) -> None:
-    """Put GFLOP/s (from the median time) into ``extra_info`` once the benchmark has been timed."""
-    stats = getattr(benchmark.stats, "stats", None) if benchmark.stats else None
-    if stats is not None and stats.median > 0:
-        benchmark.extra_info["median_s"] = stats.median
-        benchmark.extra_info["gflops"] = workload.flops / stats.median / 1e9
-
 
 workload_parameter = pytest.mark.parametrize("workload", WORKLOADS, ids=[workload.name for workload in WORKLOADS])
 
 
+def references(workload: Workload, registry: dict, threads: dict, subject: str) -> dict[str, Callable[[], object]]:
+    """The zero-argument calls a subject is paired with: the GEMM row and torch (where it runs this workload)."""
+    calls = {}
+    if subject != GEMM:
+        calls[GEMM] = gemm.product(workload, gemm.fastest(workload, threads["blas"]))
+    entry = registry.get(REFERENCE)
+    if subject != REFERENCE and entry is not None and not entry.unavailable and entry.supports(workload.problem()):
+        args, kwargs = workload.call_args()
+        calls[REFERENCE] = lambda: entry(*args, **kwargs)
+    return calls
+
+
+def run(benchmark, request, workload: Workload, name: str, subject: Callable[[], object], threads: dict, **info):
+    """Time ``subject`` paired with its references and record everything a row needs in ``extra_info``."""
+    benchmark.group = workload.name
+    benchmark.extra_info.update(
+        implementation=name,
+        workload=workload.name,
+        descriptor=workload.descriptor(),
+        dtype=workload.dtype,
+        gflop=workload.gflop,
+        threads=threads,
+        **info,
+    )
+    calls = references(workload, request.getfixturevalue("registry"), threads, name) if benchmark.enabled else {}
+    before = load_average()
+    result, ratios = measure(benchmark, subject, calls, request.config.option)
+    after = load_average()
+    if benchmark.enabled:
+        median = benchmark.stats.stats.median
+        benchmark.extra_info.update(
+            median_s=median,
+            gflops=workload.flops / median / 1e9,
+            ratios={reference: spread.as_dict() for reference, spread in ratios.items()},
+            load={"before": before, "after": after, "flagged": overloaded([before, after], threads["requested"])},
+        )
+    return result
+
+
 @workload_parameter
-def test_conv2d(benchmark, impl, workload: Workload):
+def test_conv2d(benchmark, request, impl, workload: Workload, threads):
     """Time ``impl`` on ``workload`` (``impl`` is each entry of the run's registry)."""
     if impl.max_gflop is not None and workload.gflop > impl.max_gflop:
         pytest.skip(
@@ -68,19 +74,16 @@ def test_conv2d(benchmark, impl, workload: Workload):
     if not impl.supports(problem):
         pytest.skip(f"{impl.name}: {impl.capabilities.why_unsupported(problem)} ({workload.name})")
     args, kwargs = workload.call_args()
-    benchmark.group = workload.name
-    benchmark.extra_info.update(run_info(workload, impl.name))
-    out = benchmark(impl, *args, **kwargs)
-    record_speed(benchmark, workload)
+    # Transform algorithms (FFT, Winograd: the normwise error model) do fewer multiplications than the GEMM.
+    below_gemm = impl.error_model == "normwise"
+    out = run(benchmark, request, workload, impl.name, lambda: impl(*args, **kwargs), threads, below_gemm=below_gemm)
     assert out.shape == (workload.n, workload.c_out, *workload.output_hw)
     assert out.dtype == np.dtype(workload.dtype)
 
 
 @workload_parameter
-def test_gemm_baseline(benchmark, workload: Workload):
-    """The machine's practical roofline: the im2col-shaped matrix product alone (NumPy's BLAS)."""
-    a, b, out = workload.gemm_operands()
-    benchmark.group = workload.name
-    benchmark.extra_info.update(run_info(workload, GEMM))
-    benchmark(np.matmul, a, b, out=out)
-    record_speed(benchmark, workload)
+def test_gemm_baseline(benchmark, request, workload: Workload, threads):
+    """The roofline: the layer's own matrix product, operands prepared, in its fastest BLAS formulation."""
+    formulation = gemm.fastest(workload, threads["blas"]) if benchmark.enabled else next(iter(gemm.FORMULATIONS))
+    out = run(benchmark, request, workload, GEMM, gemm.product(workload, formulation), threads, formulation=formulation)
+    assert out.size == workload.c_out * workload.n * workload.output_hw[0] * workload.output_hw[1]

@@ -1,8 +1,7 @@
 """The benchmark workloads: named conv2d layers as data, each with its FLOP count and fixed-seed arrays.
 
 A workload is one conv2d call. Its cost is ``2 * N * C_out * H_out * W_out * (C_in / groups) * kH * kW`` FLOPs
-(one multiply and one add per kernel tap). The GEMM operands are the im2col-shaped matrices of the same problem:
-``(G, C_out/G, K) @ (G, K, N*H_out*W_out)`` with ``K = C_in/G * kH * kW``, the practical roofline of this machine.
+(one multiply and one add per kernel tap), the same as the layer's matrix product (``benchmarks.gemm``).
 """
 
 from __future__ import annotations
@@ -102,24 +101,6 @@ class Workload:
     def problem(self) -> impls.Conv2dProblem:
         args, kwargs = self.call_args()
         return impls.normalize(*args, **kwargs)
-
-    def gemm_operands(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Fixed-seed ``(A, B, out)`` of the im2col product ``(G, C_out/G, K) @ (G, K, N*H_out*W_out)``.
-
-        With one group the leading axis is dropped, so the product is one plain 2-D GEMM.
-        """
-        rng = np.random.default_rng(SEED + 1)
-        dtype = np.dtype(self.dtype)
-        h_out, w_out = self.output_hw
-        columns = self.n * h_out * w_out
-        shape_a = (self.groups, self.c_out // self.groups, self.depth)
-        shape_b = (self.groups, self.depth, columns)
-        a = rng.standard_normal(shape_a, dtype=dtype)
-        b = rng.standard_normal(shape_b, dtype=dtype)
-        if self.groups == 1:
-            a, b = a[0], b[0]
-        out = np.empty(a.shape[:-1] + b.shape[-1:], dtype=dtype)
-        return a, b, out
 
 
 def _resnet18(n: int) -> list[Workload]:

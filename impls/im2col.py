@@ -1,15 +1,18 @@
 """im2col: unfold every receptive window into a column of a patch matrix, then one matrix product per chunk.
 
 For each group ``g`` the output is ``W[g] (C_out/G, K) @ patches[g] (K, columns)``, with ``K = C_in/G * kH * kW``
-rows (one per input channel and kernel tap) and one column per output pixel. The work goes in chunks (a run of whole
-images, or a band of output rows of one image) so that the workspace stays bounded and the product stays wide:
+rows (one per input channel and kernel tap) and one column per output pixel. The work goes in chunks (whole images,
+or a band of output rows of one image) so that the workspace stays bounded and the patch block is still in cache
+when the product reads it:
 
-1. the chunk's band of padded input rows is copied once into a buffer with its zero border, its rows and columns
-   split by phase (``row % stride``, ``col % stride``) so that every kernel tap reads unit-stride rows; without
-   padding and with stride 1 the input itself is the band;
-2. the patch block is filled by one copy per phase pair out of a window view of the band (``sliding_window_view``):
-   contiguous runs of ``W_out`` values, never a Python loop over pixels;
-3. the product is written straight into the output layout ``(N, C_out, H_out*W_out)`` (one image per chunk), or,
+1. the patch block is filled by one copy per phase pair out of a window view (``sliding_window_view``) of the
+   chunk's band of padded input rows, copied once with its zero border and split by phase (``row % stride``,
+   ``col % stride``, only the phases some tap reads) so that every tap reads unit-stride rows; without padding and
+   with stride 1 the input itself is the band, and a 1x1 kernel there needs no copy at all: the input is the patch
+   matrix. Where a band would be larger than the block (strides or dilations far beyond the kernel, padding far
+   beyond the input) or the kernel has one tap, taps are copied straight from ``x``, zeros where they read padding;
+   either way work and memory follow the output, not the stride or the padding;
+2. the product is written straight into the output layout ``(N, C_out, H_out*W_out)``, one product per image, or,
    for small images, several images share one wider product that is then scattered to its images.
 
 The output extent is where the strided windows fit (a window view of the padded plane), not the shared formula.
@@ -28,18 +31,8 @@ from impls.registry import implementation
 WORKSPACE_BYTES = 48 * 2**20  # hard bound on the extra memory of one call (band + patch block + product buffer)
 BLOCK_BYTES = 16 * 2**20  # preferred workspace of one chunk
 TARGET_COLUMNS = 4096  # preferred product width (output pixels per chunk): narrower products run slower
-
-
-def windows(problem: Conv2dProblem) -> np.ndarray:
-    """A view (N, G, C_in/G, kH, kW, H_out, W_out) of every dilated window of the padded input, stride applied."""
-    image = problem.padded_input()
-    n, c_in = image.shape[:2]
-    kh, kw = problem.weight.shape[2:]
-    (sh, sw), (dh, dw) = problem.stride, problem.dilation
-    view = sliding_window_view(image, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
-    view = view[:, :, ::sh, ::sw, ::dh, ::dw]  # (N, C, H_out, W_out, kH, kW)
-    view = view.transpose(0, 1, 4, 5, 2, 3)
-    return view.reshape(n, problem.groups, c_in // problem.groups, kh, kw, *view.shape[-2:])
+CHUNK_BYTES = 2 * 2**20  # preferred patch block of a product per image: about one core's L2 cache
+PER_IMAGE_COLUMNS = 256  # images of at least this many output pixels get a product each, straight into the output
 
 
 def window_positions(plane: tuple[int, int], span: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:
@@ -64,12 +57,18 @@ def tap_classes(kernel: int, stride: int, dilation: int) -> list[tuple[slice, in
 
 
 class Unfolder:
-    """Copies chunks of the (padded) input into patch blocks ``(G, K, images * rows * cols)``."""
+    """Copies chunks of the (padded) input into patch blocks ``(G, K, images * rows * cols)``.
+
+    Two ways to fill a block, chosen per chunk by what is smaller: through a band (the chunk's padded input, split
+    by phase, one slot per phase some tap reads), or tap by tap straight from ``x``, when the band would be larger
+    than the block (a stride or dilation far beyond the kernel, a padding far beyond the input) or the kernel has
+    one tap. Either way the work and memory follow the chunk's outputs, not the stride or the padding.
+    """
 
     def __init__(self, problem: Conv2dProblem):
         self.x = problem.x
         self.padding = problem.padding
-        self.stride, self.groups = problem.stride, problem.groups
+        self.stride, self.dilation, self.groups = problem.stride, problem.dilation, problem.groups
         kh, kw = problem.weight.shape[2:]
         self.kernel = (kh, kw)
         dh, dw = problem.dilation
@@ -88,9 +87,20 @@ class Unfolder:
         return start, start + (count - 1) * self.stride[axis] + self.span[axis]
 
     def band_shape(self, images: int, rows: int, cols: int) -> tuple[int, ...]:
-        """(images, C, row phases, rows per phase, column phases, columns per phase) of a chunk's band."""
+        """(images, C, row phases read, rows per phase, column phases read, columns per phase) of a chunk's band."""
         (sh, sw), (r0, r1), (c0, c1) = self.stride, self.extent(0, 0, rows), self.extent(1, 0, cols)
-        return (images, self.x.shape[1], sh, -(-(r1 - r0) // sh), sw, -(-(c1 - c0) // sw))
+        row_phases, col_phases = len(self.rows_by_phase), len(self.cols_by_phase)
+        return (images, self.x.shape[1], row_phases, -(-(r1 - r0) // sh), col_phases, -(-(c1 - c0) // sw))
+
+    def uses_band(self, images: int, rows: int, cols: int) -> bool:
+        """Whether a chunk goes through a band: only when it needs a copy and holds no more than the patch block."""
+        if not self.copy_input or self.kernel == (1, 1):
+            return False
+        block = self.x.shape[1] * self.kernel[0] * self.kernel[1] * images * rows * cols
+        return int(np.prod(self.band_shape(images, rows, cols), dtype=object)) <= block
+
+    def band_elements(self, images: int, rows: int, cols: int) -> int:
+        return int(np.prod(self.band_shape(images, rows, cols))) if self.uses_band(images, rows, cols) else 0
 
     def source(self, images: slice, first_row: int, rows: int, first_col: int, cols: int) -> np.ndarray:
         """The padded input a chunk reads, phase-split (a view of ``x`` when there is nothing to do)."""
@@ -109,11 +119,11 @@ class Unfolder:
             low = min(size, max(0, -(-(pad - start - phase) // step)))
             return low, max(low, min(size, -(-(pad + extent - start - phase) // step)))
 
-        for _, p, _, _ in self.rows_by_phase:  # only the phases some tap reads
+        for row_slot, (_, p, _, _) in enumerate(self.rows_by_phase):  # only the phases some tap reads
             a_lo, a_hi = inside(r0, p, sh, shape[3], top, height)
-            for _, q, _, _ in self.cols_by_phase:
+            for col_slot, (_, q, _, _) in enumerate(self.cols_by_phase):
                 b_lo, b_hi = inside(c0, q, sw, shape[5], left, width)
-                phase = band[:, :, p, :, q, :]
+                phase = band[:, :, row_slot, :, col_slot, :]
                 phase[:, :, :a_lo] = 0
                 phase[:, :, a_hi:] = 0
                 phase[:, :, :, :b_lo] = 0
@@ -125,34 +135,79 @@ class Unfolder:
                     phase[:, :, a_lo:a_hi, b_lo:b_hi] = self.x[images, :, picked_rows, picked_cols]
         return band
 
-    def patches(self, images: slice, first_row: int, rows: int, first_col: int, cols: int, out: np.ndarray):
-        """Write the patch block of a chunk into ``out`` and return it shaped (G, K, images * rows * cols)."""
-        band = self.source(images, first_row, rows, first_col, cols)
-        count, channels = band.shape[:2]
+    def reach(self, axis: int, tap: int, first: int, count: int) -> tuple[int, int, int]:
+        """The outputs [a, b) of a chunk (``count`` from output ``first``) whose ``tap`` reads inside the input
+        along ``axis``, and the input index output ``a`` reads."""
+        stride, size = self.stride[axis], self.x.shape[2 + axis]
+        offset = tap * self.dilation[axis] - self.padding[2 * axis] + first * stride  # local output j reads j*s + it
+        a = min(count, max(0, -(offset // stride)))
+        b = max(a, min(count, (size - 1 - offset) // stride + 1))
+        return a, b, a * stride + offset
+
+    def taps(self, images: slice, first_row: int, rows: int, first_col: int, cols: int, block: np.ndarray):
+        """Fill ``block`` (images, C, kH, kW, rows, cols) tap by tap from ``x``: zeros where a tap reads padding."""
+        (sh, sw), x = self.stride, self.x[images]
+        for t in range(self.kernel[0]):
+            a, b, row = self.reach(0, t, first_row, rows)
+            for u in range(self.kernel[1]):
+                c, d, col = self.reach(1, u, first_col, cols)
+                target = block[:, :, t, u]
+                target[:, :, :a] = 0
+                target[:, :, b:] = 0
+                target[:, :, a:b, :c] = 0
+                target[:, :, a:b, d:] = 0
+                if b > a and d > c:
+                    picked = x[:, :, row : row + (b - a - 1) * sh + 1 : sh, col : col + (d - c - 1) * sw + 1 : sw]
+                    target[:, :, a:b, c:d] = picked
+
+    def patches(self, images: slice, first_row: int, rows: int, first_col: int, cols: int, out: np.ndarray, wide: bool):
+        """Write the patch block of a chunk into ``out``: shaped (G, K, images * rows * cols) for one ``wide``
+        product over the chunk's images, else (images, G, K, rows * cols) for one product per image."""
+        count, channels = images.stop - images.start, self.x.shape[1]
+        if self.kernel == (1, 1) and not self.copy_input and not wide:  # the input itself is the patch matrix
+            picked = self.x[images, :, first_row : first_row + rows, first_col : first_col + cols]
+            return picked.reshape(count, self.groups, -1, rows * cols)
         block = out[: channels * self.kernel[0] * self.kernel[1] * count * rows * cols]
-        block = block.reshape(channels, *self.kernel, count, rows, cols)
-        for taps_h, p, offset_h, step_h in self.rows_by_phase:
-            for taps_w, q, offset_w, step_w in self.cols_by_phase:
-                target = block[:, taps_h, taps_w]
-                span = ((target.shape[1] - 1) * step_h + 1, (target.shape[2] - 1) * step_w + 1)
-                view = sliding_window_view(band[:, :, p, :, q, :], span, axis=(2, 3))
-                view = view[:, :, offset_h : offset_h + rows, offset_w : offset_w + cols, ::step_h, ::step_w]
-                np.copyto(target, view.transpose(1, 4, 5, 0, 2, 3))
-        return block.reshape(self.groups, -1, count * rows * cols)
+        if wide:
+            grid = block.reshape(channels, *self.kernel, count, rows, cols).transpose(3, 0, 1, 2, 4, 5)
+        else:
+            grid = block.reshape(count, channels, *self.kernel, rows, cols)
+        if self.copy_input and not self.uses_band(count, rows, cols):
+            self.taps(images, first_row, rows, first_col, cols, grid)
+        else:
+            band = self.source(images, first_row, rows, first_col, cols)
+            for row_slot, (taps_h, _, offset_h, step_h) in enumerate(self.rows_by_phase):
+                for col_slot, (taps_w, _, offset_w, step_w) in enumerate(self.cols_by_phase):
+                    target = grid[:, :, taps_h, taps_w]
+                    span = ((target.shape[2] - 1) * step_h + 1, (target.shape[3] - 1) * step_w + 1)
+                    view = sliding_window_view(band[:, :, row_slot, :, col_slot, :], span, axis=(2, 3))
+                    view = view[:, :, offset_h : offset_h + rows, offset_w : offset_w + cols, ::step_h, ::step_w]
+                    np.copyto(target, view.transpose(0, 1, 4, 5, 2, 3))
+        if wide:
+            return block.reshape(self.groups, -1, count * rows * cols)
+        return block.reshape(count, self.groups, -1, rows * cols)
 
 
-def plan(n: int, h_out: int, w_out: int, bytes_of) -> tuple[int, int, int]:
-    """Chunk sizes (images, output rows, output columns): about ``TARGET_COLUMNS`` output pixels per product,
-    within ``BLOCK_BYTES`` of workspace (``bytes_of(images, rows, cols)``), and never more than ``WORKSPACE_BYTES``."""
-    pixels = h_out * w_out
-    if bytes_of(1, h_out, w_out) <= BLOCK_BYTES and pixels <= TARGET_COLUMNS:
-        images = max(1, min(n, TARGET_COLUMNS // pixels))
+def plan(n: int, h_out: int, w_out: int, bytes_of, wide: bool) -> tuple[int, int, int]:
+    """Chunk sizes (images, output rows, output columns) for a workspace of ``bytes_of(images, rows, cols)``.
+
+    A ``wide`` product (small images) takes about ``TARGET_COLUMNS`` output pixels within ``BLOCK_BYTES``; a product
+    per image takes whole images, or bands of rows, of about ``CHUNK_BYTES`` (a patch block the product reads while
+    it is still in cache). Never more than ``WORKSPACE_BYTES``.
+    """
+    if wide:
+        images = max(1, min(n, TARGET_COLUMNS // (h_out * w_out)))
         while images > 1 and bytes_of(images, h_out, w_out) > BLOCK_BYTES:
             images -= 1
         return images, h_out, w_out
-    rows = max(1, min(h_out, TARGET_COLUMNS // w_out))
-    while rows > 1 and bytes_of(1, rows, w_out) > BLOCK_BYTES:
-        rows -= 1
+    if bytes_of(1, h_out, w_out) <= CHUNK_BYTES:
+        images = n
+        while images > 1 and bytes_of(images, h_out, w_out) > CHUNK_BYTES:
+            images = (images + 1) // 2
+        return images, h_out, w_out
+    rows = h_out
+    while rows > 1 and bytes_of(1, rows, w_out) > CHUNK_BYTES:
+        rows = (rows + 1) // 2
     cols = w_out
     while cols > 1 and bytes_of(1, rows, cols) > WORKSPACE_BYTES:
         cols = (cols + 1) // 2
@@ -172,32 +227,33 @@ def patch_matrix(problem: Conv2dProblem) -> np.ndarray:
     bias = None if problem.bias is None else problem.bias.reshape(groups, per_group, 1)
     out = np.empty((n, c_out, h_out, w_out), dtype=problem.x.dtype)
     columns = out.reshape(n, groups, per_group, h_out * w_out)
+    wide = n > 1 and h_out * w_out < PER_IMAGE_COLUMNS  # small images: one product over several
 
     def workspace(images: int, rows: int, cols: int) -> int:  # patch block + product buffer + band
-        band = np.prod(unfolder.band_shape(images, rows, cols)) if unfolder.copy_input else 0
-        product = c_out * images * rows * cols if images > 1 else 0
+        band = unfolder.band_elements(images, rows, cols)
+        product = c_out * images * rows * cols if wide else 0
         return int(c_in * kh * kw * images * rows * cols + product + band) * itemsize
 
-    images, rows, cols = plan(n, h_out, w_out, workspace)
+    images, rows, cols = plan(n, h_out, w_out, workspace, wide)
     block = np.empty(c_in * kh * kw * images * rows * cols, dtype=problem.x.dtype)
-    product = np.empty((groups, per_group, images * h_out * w_out), problem.x.dtype) if images > 1 else None
+    product = np.empty((groups, per_group, images * h_out * w_out), problem.x.dtype) if wide else None
     for first in range(0, n, images):
         chunk = slice(first, min(n, first + images))
         for top in range(0, h_out, rows):
             band = min(rows, h_out - top)
             for left in range(0, w_out, cols):
                 width = min(cols, w_out - left)
-                patches = unfolder.patches(chunk, top, band, left, width, block)
-                if product is None:  # one image: the product is written straight into the output rows
-                    target = columns[first, :, :, top * w_out : (top + band) * w_out]
-                    if width != w_out:  # a run of columns of one row
-                        target = target[:, :, left : left + width]
-                    np.matmul(weight, patches, out=target)
-                else:  # several images: one wide product, then scattered to (N, C_out, H_out*W_out)
+                patches = unfolder.patches(chunk, top, band, left, width, block, wide)
+                if wide:  # small images: one wide product, then scattered to (N, C_out, H_out*W_out)
                     count = chunk.stop - chunk.start
                     result = np.matmul(weight, patches, out=product[..., : patches.shape[-1]])
                     target = columns[chunk]
                     target[...] = result.reshape(groups, per_group, count, -1).transpose(2, 0, 1, 3)
+                else:  # one product per image, written straight into its output rows
+                    target = columns[chunk, :, :, top * w_out : (top + band) * w_out]
+                    if width != w_out:  # a run of columns of one row
+                        target = target[..., left : left + width]
+                    np.matmul(weight, patches, out=target)
                 if bias is not None:
                     target += bias
     return out

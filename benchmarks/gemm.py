@@ -1,0 +1,66 @@
+"""The GEMM row: the layer's own matrix product, operands prepared in advance, in its fastest BLAS formulation.
+
+A convolution with ``G`` groups is, per group, ``(C_out/G, K) @ (K, pixels)`` with ``K = C_in/G * kH * kW``. BLAS
+computes that product in several formulations of equal FLOPs whose speed differs with the shape: weights on the left
+or on the right (``W @ P`` or ``P' @ W'``), one product over the whole batch or one per image. The row times the
+fastest of them on this machine, so that only an algorithm that saves multiplications can beat it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+
+import numpy as np
+
+from benchmarks.workloads import SEED, Workload
+
+TRIAL_CALLS = 3
+
+# name -> (shape of A, shape of B) from (N, G, M = C_out/G, K, P = pixels per image)
+FORMULATIONS: dict[str, Callable[[int, int, int, int, int], tuple[tuple, tuple]]] = {
+    "W@P": lambda n, g, m, k, p: ((g, m, k), (g, k, n * p)),
+    "P'@W'": lambda n, g, m, k, p: ((g, n * p, k), (g, k, m)),
+    "W@P per image": lambda n, g, m, k, p: ((1, g, m, k), (n, g, k, p)),
+    "P'@W' per image": lambda n, g, m, k, p: ((n, g, p, k), (1, g, k, m)),
+}
+
+_FASTEST: dict[tuple[str, int], str] = {}  # (workload, BLAS threads) -> formulation
+
+
+def operands(workload: Workload, formulation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fixed-seed ``(A, B, out)`` of one formulation of ``workload``'s product (C-contiguous, ready for BLAS)."""
+    h_out, w_out = workload.output_hw
+    dims = (workload.n, workload.groups, workload.c_out // workload.groups, workload.depth, h_out * w_out)
+    shape_a, shape_b = FORMULATIONS[formulation](*dims)
+    rng = np.random.default_rng(SEED + 1)
+    dtype = np.dtype(workload.dtype)
+    a, b = rng.standard_normal(shape_a, dtype=dtype), rng.standard_normal(shape_b, dtype=dtype)
+    out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]), dtype=dtype)
+    return a, b, out
+
+
+def product(workload: Workload, formulation: str) -> Callable[[], np.ndarray]:
+    """A zero-argument call of one formulation on prepared operands."""
+    a, b, out = operands(workload, formulation)
+    return partial(np.matmul, a, b, out=out)
+
+
+def fastest(workload: Workload, blas_threads: int | None) -> str:
+    """The fastest formulation of ``workload`` under the current thread count (tried once per session)."""
+    key = (workload.name, blas_threads)
+    if key not in _FASTEST:
+        best = {}
+        for name in FORMULATIONS:
+            call = product(workload, name)
+            call()
+            trials = []
+            for _ in range(TRIAL_CALLS):
+                start = time.perf_counter()
+                call()
+                trials.append(time.perf_counter() - start)
+            best[name] = min(trials)
+            del call
+        _FASTEST[key] = min(best, key=best.get)
+    return _FASTEST[key]
