@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import report
-from benchmarks.control import cores, limited_threads
+from properties.threads import cores, limited_threads
 
 MIN_ROUNDS = 10  # pytest-benchmark's default is 5
 MIN_ROUND_TIME = 2e-3  # seconds; pytest-benchmark's default is 5e-6

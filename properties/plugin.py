@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from properties.conformance import ConformanceSummary
-from properties.threads import single_threaded
+from properties.threads import limited_threads
 
 if TYPE_CHECKING:  # the implementations are imported by the runs that test them, not by every pytest run
     from impls import Entry
@@ -218,7 +218,7 @@ def _one_thread_for_properties(request):
     if family_of(request.node) is None:
         yield
         return
-    with single_threaded():
+    with limited_threads(1):
         yield
 
 

@@ -1,25 +1,52 @@
-"""Thread counts of the libraries under test, set for a block of code and restored afterwards."""
+"""Thread counts of the libraries under test (BLAS and OpenMP pools, torch's intra-op threads), set for a block of
+code and restored afterwards. Nothing here runs at import."""
 
 from __future__ import annotations
 
-import sys
+import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def torch_module():
+    """``torch`` when it is installed (imported on first use), else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def thread_counts() -> dict:
+    """The thread counts in effect now: BLAS (the largest of the loaded BLAS libraries) and torch (None if absent)."""
+    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    torch = torch_module()
+    return {"blas": max(blas) if blas else None, "torch": torch.get_num_threads() if torch else None}
 
 
 @contextmanager
-def single_threaded():
-    """One BLAS/OpenMP thread and one torch intra-op thread inside the block; the previous counts after it.
+def limited_threads(threads: int) -> Iterator[dict]:
+    """Run the block with ``threads`` BLAS/OpenMP and torch threads; restore the previous counts afterwards.
 
-    torch is limited only when it is loaded (an entry that uses it imported it)."""
-    torch = sys.modules.get("torch")
+    Yields the counts in effect inside the block (``requested``, ``blas``, ``torch``, ``cores``).
+    """
+    torch = torch_module()
     before = torch.get_num_threads() if torch else None
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=threads):
         if torch:
-            torch.set_num_threads(1)
+            torch.set_num_threads(threads)
         try:
-            yield
+            yield {"requested": threads, **thread_counts(), "cores": cores()}
         finally:
             if torch:
                 torch.set_num_threads(before)

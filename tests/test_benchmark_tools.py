@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from benchmarks import gemm, plot, report
-from benchmarks.control import limited_threads, overloaded, thread_counts, torch_module
+from benchmarks.control import overloaded
 from benchmarks.pairing import Spread, paired_ratios
 from benchmarks.workloads import BY_NAME
+from properties.threads import limited_threads, thread_counts, torch_module
 
 pytest_plugins = ["pytester"]
 
@@ -46,7 +47,7 @@ def test_a_benchmark_run_sets_threads_flags_load_and_restores_the_process(pytest
     before = thread_counts()
     pytester.makepyfile(
         test_inner="""
-        from benchmarks.control import thread_counts, torch_module
+        from properties.threads import thread_counts, torch_module
 
         def test_inner(benchmark):
             seen = thread_counts()

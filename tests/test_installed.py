@@ -3,6 +3,7 @@ its command check a callable of a throwaway project that knows nothing of this r
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -40,9 +41,10 @@ def environment(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("installed")
     venv = folder / "venv"
     assert run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], folder).returncode == 0
-    wheels = folder / "wheels"
+    source, wheels = folder / "source", folder / "wheels"  # built from a copy: the build leaves the clone clean
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__"))
     built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-                 str(ROOT)], folder)  # fmt: skip
+                 str(source)], folder)  # fmt: skip
     assert built.returncode == 0, built.stdout + built.stderr
     wheel = next(wheels.glob("convcheck-*.whl"))
     installed = run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", str(wheel)], folder)
