@@ -33,7 +33,7 @@ def run_suite(pytester, monkeypatch):
     for variable in ("HYPOTHESIS_PROFILE", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER"):
         monkeypatch.delenv(variable, raising=False)
 
-    def run(*arguments: str, profile: str = "gallery", timeout: float = 600) -> SuiteRun:
+    def run(*arguments: str, profile: str = "gallery", timeout: float = 1800) -> SuiteRun:
         report = pytester.path / "conformance.json"
         report.unlink(missing_ok=True)
         resolved = [str(ROOT / a) if a.startswith(("properties", "benchmarks")) else a for a in arguments]
