@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 import impls
 from impls.registry import load_spec
+from properties import isolation
 from properties.runner import pending_entries
 
 _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
@@ -31,6 +32,7 @@ def pytest_addoption(parser):
         metavar="NAME=MODULE:ATTR",
         help="register an outside conv2d callable for this run (repeatable)",
     )
+    isolation.add_options(parser)
 
 
 def pytest_configure(config):
@@ -47,6 +49,7 @@ def pytest_configure(config):
         registry[entry.name] = entry
     config.stash[REGISTRY_KEY] = registry
     config.pluginmanager.register(ConformanceSummary(registry), "convcheck-conformance")
+    isolation.configure(config)
 
 
 REGISTRY_KEY = pytest.StashKey[dict]()

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impls import ConvArgumentError
+from properties import isolation
 from properties.reporting import failure
 from properties.strategies import INVALID_CLASSES, invalid_calls
 from properties.support import examples
@@ -22,7 +23,8 @@ def test_invalid_arguments_raise_value_error(impl, kind, data):
     case, x, weight, bias, geometry = data.draw(invalid_calls(kind, impl.capabilities), label="call")
     call = f"conv2d(x, weight, bias, **{geometry!r})"
     try:
-        out = impl(x, weight, bias, **geometry)
+        with isolation.watching(impl.name, f"{kind}: {isolation.describe_call(x, weight, bias, geometry)}"):
+            out = impl(x, weight, bias, **geometry)
     except ValueError as error:
         expected = ConvArgumentError if impl.origin.startswith("impls.") else ValueError
         if not isinstance(error, expected):
