@@ -1,24 +1,28 @@
-"""Isolation: each property test runs in a forked child, so that a crash or a hang of an implementation fails that
-test, naming the call in progress, and the run goes on.
+"""Isolation: property tests run in a forked child process, so that a crash or a hang of an implementation fails
+that test, naming the call in progress, and the run goes on.
 
-The parent forks once per test item that has an ``impl`` parameter. The child runs the item's whole test protocol
-(setup, the Hypothesis search and shrink, teardown) exactly as in one process, and sends its reports back over a pipe;
-the parent logs them as if the test had run in-process. Around each call of an implementation the property code says
-``with watching(name, call):``; in a child this tells the parent which call is in progress, so that when the child
-dies from a signal, or a call outlasts the time limit (the parent then kills the child), the failure names the
-implementation and the call. Outside a child ``watching`` does nothing.
+The parent forks a child at the first property test (a test item with an ``impl`` parameter) and hands it the tests
+one by one; the child runs each test's whole protocol (setup, the Hypothesis search and shrink, teardown) as one
+process would, and sends the reports back over a pipe; the parent logs them as if the test had run in-process. Around
+each call of an implementation the property code says ``with watching(name, call):``; in a child this tells the
+parent which call is in progress. When the child dies from a signal, or a call outlasts the time limit (the parent
+then stops the child), the parent reports that test as failed, naming the signal or the limit, the implementation,
+the call and the Python stack, and forks a fresh child for the next test. Outside a child ``watching`` does nothing.
 
-A forked child inherits the implementation's in-process behaviour (an output buffer it reuses across calls, inputs it
-modifies) that a worker process receiving copies of the arrays would hide, and callables that cannot be pickled.
+One child serves a whole sequence of tests, so the suite runs with warm caches and one fork per crash, not per test
+(a fork per test costs a fork and a copy of the pages the test writes, about 0.1 s of a 0.05 s test here). Running in
+the implementation's own process keeps what a worker receiving copies of the arrays would hide: an output buffer
+reused across calls, inputs modified in place, callables that cannot be pickled.
 
-Fork-safety: GNU OpenMP (torch's intra-op pool) keeps no fork handler, so a child that uses a pool the parent has
-started deadlocks; the child therefore runs torch on one intra-op thread, as the property suite does anyway.
-OpenBLAS re-creates its threads after a fork.
+Fork-safety: GNU OpenMP (torch's intra-op pool) has no fork handler, and a child that uses a pool its parent started
+deadlocks; the child therefore runs torch on one intra-op thread, as the property suite does. OpenBLAS re-creates its
+threads after a fork.
 """
 
 from __future__ import annotations
 
 import faulthandler
+import gc
 import os
 import pickle
 import resource
@@ -29,6 +33,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,26 +42,12 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 CALL_TIMEOUT_S = 60.0
-STOP_GRACE_S = 5.0  # for a stopped child to write its stack and exit
+STOP_GRACE_S = 5.0  # for a stopped child to write its Python stack and exit
 MODES = ("fork", "none")
 DEFAULT_MODE = "fork" if hasattr(os, "fork") else "none"
 _HEADER = struct.Struct("!I")
 
 _notices: _Channel | None = None  # set in a forked child only: where ``watching`` reports the call in progress
-
-
-@dataclass(frozen=True)
-class Call:
-    """The call of an implementation under test in progress in a child."""
-
-    implementation: str
-    description: str
-    reproduction: str | None
-    started: float  # time.monotonic() in the parent, when the notice arrived
-
-    def lines(self) -> str:
-        text = f"\n  call: {self.description}"
-        return text + (f"\n  reproduce:\n{self.reproduction}" if self.reproduction else "")
 
 
 @contextmanager
@@ -90,11 +81,30 @@ def _describe_array(value) -> str:
     return text if flags is None or flags.c_contiguous else f"{text} strides={value.strides}"
 
 
+def isolated_item(item) -> bool:
+    """Property tests, the ones with an implementation under test, are isolated."""
+    return "impl" in getattr(getattr(item, "callspec", None), "params", {})
+
+
+@dataclass(frozen=True)
+class Call:
+    """The call of an implementation under test in progress in a child."""
+
+    implementation: str
+    description: str
+    reproduction: str | None
+    started: float  # time.monotonic() in the parent, when the notice arrived
+
+    def lines(self) -> str:
+        text = f"\n  call: {self.description}"
+        return text + (f"\n  reproduce:\n{self.reproduction}" if self.reproduction else "")
+
+
 class _Channel:
-    """Length-prefixed pickled messages over a pipe: the child writes, the parent reads without blocking."""
+    """Length-prefixed pickled messages over a pipe, one way."""
 
     def __init__(self, fd: int):
-        self.fd, self.buffer = fd, b""
+        self.fd, self.buffer, self.pending = fd, b"", deque()
 
     def send(self, message) -> None:
         data = pickle.dumps(message)
@@ -117,78 +127,106 @@ class _Channel:
             self.buffer = self.buffer[_HEADER.size + size :]
         return messages
 
+    def next(self):
+        """The next message, waiting for it; None at the end of the stream."""
+        while not self.pending:
+            messages = self.receive()
+            if messages is None:
+                return None
+            self.pending.extend(messages)
+        return self.pending.popleft()
 
-def isolated_item(item) -> bool:
-    """Property tests, the ones with an implementation under test, are isolated."""
-    return "impl" in getattr(getattr(item, "callspec", None), "params", {})
+
+@dataclass
+class _Child:
+    """A forked process that runs the tests it is handed: requests go down one pipe, notices and reports come up
+    another; its fault handler writes the Python stack to ``stack`` when it crashes."""
+
+    pid: int
+    requests: _Channel
+    notices: _Channel
+    stack: object
+    expects: str | None = None  # the test it has prepared for (the last test's next item), None before the first
+
+    def release(self) -> None:
+        """Close this side's pipes (the end of the requests: a waiting child exits) and the stack file."""
+        os.close(self.requests.fd)
+        os.close(self.notices.fd)
+        self.stack.close()
 
 
 class Isolation:
-    """A pytest plug-in: runs each property test in a forked child, with a time limit per implementation call."""
+    """A pytest plug-in: runs property tests in a forked child, with a time limit per implementation call."""
 
     def __init__(self, call_timeout: float = CALL_TIMEOUT_S):
         self.call_timeout = call_timeout
+        self.child: _Child | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
         if not isolated_item(item):
             return None
         item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-        for report in self.run_forked(item, nextitem):
+        for report in self.run_isolated(item, nextitem):
             item.ihook.pytest_runtest_logreport(report=report)
         item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         return True
 
-    def run_forked(self, item, nextitem) -> list[pytest.TestReport]:
-        """Run the item's test protocol in a child; its reports, or one failure if it crashed or hung."""
-        read_end, write_end = os.pipe()
-        with tempfile.TemporaryFile() as stack:  # where the child's Python stack is written when it crashes
-            _advance_hypothesis_seed()
-            pid = os.fork()
-            if pid == 0:  # the child: never returns
-                os.close(read_end)
-                _run_child(item, nextitem, write_end, stack)
-            os.close(write_end)
-            reports, call, failure, status = self._follow(item, pid, _Channel(read_end))
-            if failure is None and os.WIFSIGNALED(status):
-                failure = f"the test process was killed by {_signal_name(os.WTERMSIG(status))}"
-                failure += f" during a call of {call.implementation}{call.lines()}" if call else " outside any call"
-            if failure is None and not reports:
-                failure = f"the test process exited with status {os.waitstatus_to_exitcode(status)} without a report"
-            if failure is None:
-                return reports
-            return [_failed_report(item, failure + _python_stack(stack))]
+    def pytest_sessionfinish(self):
+        self.retire()
 
-    def _follow(self, item, pid: int, channel: _Channel):
-        """Read the child's notices and reports until it ends, or stop it when a call outlasts the time limit;
-        return the reports, the call in progress at the end, the failure (if stopped) and the wait status."""
-        reports, call, failure = [], None, None
+    def run_isolated(self, item, nextitem) -> list[pytest.TestReport]:
+        """Run the item's test protocol in the child; its reports, or one failure if the child crashed or hung."""
+        if self.child is not None and self.child.expects != item.nodeid:
+            self.retire()
+        child = self.child or self.start(item.session)
+        child.requests.send((item.nodeid, nextitem and nextitem.nodeid))
+        child.expects = nextitem and nextitem.nodeid
         try:
-            while failure is None:
-                if not select.select([channel.fd], [], [], self._wait(call))[0]:
-                    failure = (
-                        f"a call of {call.implementation} outlasted the time limit of {self.call_timeout:g} s "
-                        f"(--call-timeout); the test was stopped{call.lines()}"
-                    )
-                    return reports, call, failure, _stop(pid)
-                messages = channel.receive()
-                if messages is None:
-                    break
-                for kind, *content in messages:
-                    if kind == "call":
-                        call = Call(*content, started=time.monotonic())
-                    elif kind == "done":
-                        call = None
-                    elif kind == "report":
-                        reports.append(_report_from(item.config, content[0]))
-                    elif kind == "error":
-                        failure = f"the isolated test could not run:\n{content[0]}"
+            reports, call, failure = self.follow(item, child)
         except BaseException:  # an interrupted run leaves no child behind
-            os.kill(pid, signal.SIGKILL)
+            os.kill(child.pid, signal.SIGKILL)
+            self.retire()
             raise
-        finally:
-            os.close(channel.fd)
-        return reports, call, failure, os.waitpid(pid, 0)[1]
+        if failure is None and reports is not None:
+            if nextitem is None or not isolated_item(nextitem):
+                self.retire()  # the parent runs what comes next
+            return reports
+        self.child = None
+        status = _stop(child.pid) if failure else os.waitpid(child.pid, 0)[1]
+        if failure is None and os.WIFSIGNALED(status):
+            failure = f"the test process was killed by {_signal_name(os.WTERMSIG(status))}"
+            failure += f" during a call of {call.implementation}{call.lines()}" if call else " outside any call"
+        elif failure is None:
+            failure = f"the test process exited with status {os.waitstatus_to_exitcode(status)} during the test"
+        failure += _python_stack(child.stack)
+        child.release()
+        return [_failed_report(item, failure)]
+
+    def follow(self, item, child: _Child):
+        """Read the child's notices until the item's reports are complete (returned), the child ends (reports
+        None) or a call outlasts the time limit (a failure); with the call in progress at the end."""
+        reports, call = [], None
+        while True:
+            if not select.select([child.notices.fd], [], [], self._wait(call))[0]:
+                limit = f"{self.call_timeout:g} s (--call-timeout)"
+                return None, call, f"a call of {call.implementation} outlasted the time limit of {limit}{call.lines()}"
+            messages = child.notices.receive()
+            if messages is None:
+                return None, call, None
+            for kind, *content in messages:
+                if kind == "call":
+                    call = Call(*content, started=time.monotonic())
+                elif kind == "done":
+                    call = None
+                elif kind == "report":
+                    reports.append(
+                        item.config.hook.pytest_report_from_serializable(config=item.config, data=content[0])
+                    )
+                elif kind == "finished":
+                    return reports, None, None
+                elif kind == "error":
+                    return None, None, f"the isolated test could not run:\n{content[0]}"
 
     def _wait(self, call: Call | None) -> float | None:
         """Seconds until the call in progress reaches the time limit (None: no limit now)."""
@@ -196,10 +234,61 @@ class Isolation:
             return None
         return max(0.0, call.started + self.call_timeout - time.monotonic())
 
+    def start(self, session) -> _Child:
+        requests_read, requests_write = os.pipe()
+        notices_read, notices_write = os.pipe()
+        stack = tempfile.TemporaryFile()  # noqa: SIM115 (open as long as the child lives; closed by release)
+        _advance_hypothesis_seed()
+        gc.freeze()  # the child's collections then leave the parent's objects (and their pages) alone
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(requests_write)
+            os.close(notices_read)
+            _serve(session, _Channel(requests_read), _Channel(notices_write), stack)
+        gc.unfreeze()
+        os.close(requests_read)
+        os.close(notices_write)
+        self.child = _Child(pid, _Channel(requests_write), _Channel(notices_read), stack)
+        return self.child
+
+    def retire(self) -> None:
+        if self.child is not None:
+            self.child.release()
+            os.waitpid(self.child.pid, 0)
+            self.child = None
+
+
+def _serve(session, requests: _Channel, notices: _Channel, stack) -> None:
+    """In the forked child: run each test asked for, send its reports, and at the end of the requests leave
+    without the parent's exit handlers."""
+    global _notices
+    _notices = notices
+    status = 0
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash fails the test; it leaves no core file
+        faulthandler.enable(file=stack, all_threads=False)
+        _one_torch_thread()
+        items = {item.nodeid: item for item in session.items}
+        while (request := requests.next()) is not None:
+            nodeid, next_nodeid = request
+            item, nextitem = items[nodeid], items.get(next_nodeid)
+            for report in runtestprotocol(item, log=False, nextitem=nextitem):
+                notices.send(
+                    ("report", item.config.hook.pytest_report_to_serializable(config=item.config, report=report))
+                )
+            notices.send(("finished",))
+    except BaseException:
+        status = 1
+        notices.send(("error", traceback.format_exc()))
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
 
 def _stop(pid: int) -> int:
     """Stop a hung child: SIGABRT first (its fault handler writes the Python stack), SIGKILL if it is still there
-    after a grace period; return its wait status."""
+    after a grace period. Its wait status."""
     os.kill(pid, signal.SIGABRT)
     deadline = time.monotonic() + STOP_GRACE_S
     while time.monotonic() < deadline:
@@ -211,26 +300,6 @@ def _stop(pid: int) -> int:
     return os.waitpid(pid, 0)[1]
 
 
-def _run_child(item, nextitem, fd: int, stack) -> None:
-    """In the forked child: run the test protocol, send the reports, and leave without the parent's exit handlers."""
-    global _notices
-    _notices = channel = _Channel(fd)
-    status = 0
-    try:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash fails the test; it leaves no core file
-        faulthandler.enable(file=stack, all_threads=False)
-        _one_torch_thread()
-        for report in runtestprotocol(item, log=False, nextitem=nextitem):
-            channel.send(("report", item.config.hook.pytest_report_to_serializable(config=item.config, report=report)))
-    except BaseException:
-        status = 1
-        channel.send(("error", traceback.format_exc()))
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-
-
 def _one_torch_thread() -> None:
     """A pool that torch (GNU OpenMP) started before the fork deadlocks the child's first parallel region."""
     torch = sys.modules.get("torch")
@@ -239,8 +308,8 @@ def _one_torch_thread() -> None:
 
 
 def _advance_hypothesis_seed() -> None:
-    """Draw, in the parent, the seed the child's Hypothesis test will not draw here: otherwise every child starts
-    from the parent's unchanged random state, and every isolated test would search with the same seed."""
+    """Draw in the parent a seed its Hypothesis tests would draw: otherwise a child forked after a crash would
+    search with the seeds of the child before it."""
     core = sys.modules.get("hypothesis.core")
     generator = getattr(getattr(core, "threadlocal", None), "_hypothesis_global_random", None)
     if generator is not None:
@@ -248,15 +317,11 @@ def _advance_hypothesis_seed() -> None:
 
 
 def _python_stack(stack, frames: int = 6) -> str:
-    """The innermost frames the child's fault handler wrote, if it crashed."""
+    """The innermost frames the child's fault handler wrote, if it crashed or was stopped."""
     stack.seek(0)
     lines = stack.read().decode(errors="replace").splitlines()
     files = [line.strip() for line in lines if line.startswith("  File ")][:frames]
     return "\n  Python stack (most recent call first):\n" + "\n".join(f"    {f}" for f in files) if files else ""
-
-
-def _report_from(config, data) -> pytest.TestReport:
-    return config.hook.pytest_report_from_serializable(config=config, data=data)
 
 
 def _signal_name(number: int) -> str:
@@ -287,7 +352,7 @@ def add_options(parser) -> None:
         "--isolation",
         choices=MODES,
         default=DEFAULT_MODE,
-        help=f"run each property test in a forked process, so that a crash fails the test (default: {DEFAULT_MODE})",
+        help=f"run property tests in a forked process, so that a crash fails the test (default: {DEFAULT_MODE})",
     )
     group.addoption(
         "--call-timeout",
