@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
+from properties import isolation
 from properties.conformance import ConformanceSummary
 from properties.threads import limited_threads
 
@@ -75,6 +76,7 @@ def pytest_addoption(parser):
         "--run-declared-failures", action="store_true",
         help="run the failures entries declare (expected_failures): one that passes shows as XPASS",
     )  # fmt: skip
+    isolation.add_options(parser)
     group.addoption(
         "--example-database", default=None, metavar="PATH|none",
         help="where Hypothesis keeps failing examples (default: the profile's, .hypothesis/); 'none' keeps nothing",
@@ -162,6 +164,7 @@ def pytest_configure(config):
     registry = run_registry(config)
     summary = ConformanceSummary(config, registry, profile, unavailable())
     config.pluginmanager.register(summary, "convcheck-conformance")
+    isolation.configure(config)
 
 
 def unavailable() -> dict[str, str]:
@@ -205,7 +208,9 @@ def registry(request) -> dict:
 
 
 def pytest_generate_tests(metafunc):
-    if "impl" in metafunc.fixturenames:
+    """A test that takes ``impl`` runs once per entry of the run (unless it parametrizes ``impl`` itself)."""
+    own = any("impl" in _parameter_names(marker) for marker in metafunc.definition.iter_markers("parametrize"))
+    if "impl" in metafunc.fixturenames and not own:
         registry = run_registry(metafunc.config)
         names = metafunc.config.stash[CANDIDATES_KEY] or list(registry)
         metafunc.parametrize("impl", [registry[name] for name in names], ids=names)
@@ -220,6 +225,11 @@ def _one_thread_for_properties(request):
         return
     with limited_threads(1):
         yield
+
+
+def _parameter_names(parametrize_marker) -> list[str]:
+    names = parametrize_marker.args[0]
+    return [name.strip() for name in names.split(",")] if isinstance(names, str) else list(names)
 
 
 def family_of(item) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from impls import UnsupportedConfiguration, normalize
+from properties import isolation
 from properties.errors import error_bound, is_exact_data
 
 
@@ -20,7 +21,8 @@ def call_or_skip(impl, x, weight, bias=None, **geometry):
     if reason:
         pytest.skip(f"{impl.name}: {reason} (declared)")
     try:
-        return impl(x, weight, bias, **geometry)
+        with isolation.watching(impl.name, isolation.describe_call(x, weight, bias, geometry)):
+            return impl(x, weight, bias, **geometry)
     except UnsupportedConfiguration as error:  # refusing a declared capability is a failure, not a skip
         raise AssertionError(f"{impl.name} refused a configuration it declares: {error}") from error
 

@@ -5,9 +5,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impls import normalize
+from properties import isolation
 from properties.errors import error_bound
 from properties.oracle import reference_conv2d
-from properties.reporting import assert_close, record_evidence
+from properties.reporting import assert_close, record_evidence, reproduction
 from properties.strategies import LARGE, conv_cases
 from properties.support import allowed_difference, call_or_skip, examples, require
 
@@ -54,6 +55,7 @@ def test_agrees_with_every_other_implementation(impl, registry, data):
     for other in registry.values():
         if other is impl or not other.supports(problem, case.geometry()):
             continue
-        theirs = other(x, weight, bias, **case.geometry())
+        with isolation.watching(other.name, case.descriptor(), reproduction(other, case)):
+            theirs = other(x, weight, bias, **case.geometry())
         tolerance = allowed_difference([impl, other], x, weight, bias, **case.geometry())
         assert_close(out, theirs, tolerance, f"agreement with {other.name}", impl, case)

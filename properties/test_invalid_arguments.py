@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from properties import isolation
 from properties.reporting import failure
 from properties.strategies import INVALID_CLASSES, invalid_calls
 from properties.support import examples, require
@@ -33,7 +34,8 @@ def test_invalid_arguments_raise_value_error(impl, kind, data):
     case, x, weight, bias, geometry = data.draw(invalid_calls(kind, impl.capabilities), label="call")
     call = f"conv2d(x, weight, bias, **{geometry!r})"
     try:
-        out = impl(x, weight, bias, **geometry)
+        with isolation.watching(impl.name, f"{kind}: {isolation.describe_call(x, weight, bias, geometry)}"):
+            out = impl(x, weight, bias, **geometry)
     except ValueError as error:
         expected = impl.argument_error
         if not isinstance(error, expected):

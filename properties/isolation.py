@@ -1,0 +1,372 @@
+"""Isolation: property tests run in a forked child process, so that a crash or a hang of an implementation fails
+that test, naming the call in progress, and the run goes on.
+
+The parent forks a child at the first property test (a test item with an ``impl`` parameter) and hands it the tests
+one by one; the child runs each test's whole protocol (setup, the Hypothesis search and shrink, teardown) as one
+process would, and sends the reports back over a pipe; the parent logs them as if the test had run in-process. Around
+each call of an implementation the property code says ``with watching(name, call):``; in a child this tells the
+parent which call is in progress. When the child dies from a signal, or a call outlasts the time limit (the parent
+then stops the child), the parent reports that test as failed, naming the signal or the limit, the implementation,
+the call and the Python stack, and forks a fresh child for the next test. Outside a child ``watching`` does nothing.
+
+One child serves a whole sequence of tests, so the suite runs with warm caches and one fork per crash, not per test
+(measured: a fork per test costs the fork, the pages the test writes and cold caches, about 0.1 s per test on a
+loaded machine, where a property test takes 0.05 s on average). Running in
+the implementation's own process keeps what a worker receiving copies of the arrays would hide: an output buffer
+reused across calls, inputs modified in place, callables that cannot be pickled.
+
+Fork-safety: GNU OpenMP (torch's intra-op pool) has no fork handler, and a child that uses a pool its parent started
+deadlocks; the child therefore runs torch on one intra-op thread, as the property suite does. OpenBLAS re-creates its
+threads after a fork.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import gc
+import os
+import pickle
+import resource
+import select
+import signal
+import struct
+import sys
+import tempfile
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+from _pytest.runner import runtestprotocol
+
+CALL_TIMEOUT_S = 60.0
+STOP_GRACE_S = 5.0  # for a stopped child to write its Python stack and exit
+MODES = ("fork", "none")
+DEFAULT_MODE = "fork" if hasattr(os, "fork") else "none"
+_HEADER = struct.Struct("!I")
+
+_notices: _Channel | None = None  # set in a forked child only: where ``watching`` reports the call in progress
+
+
+@contextmanager
+def watching(implementation: str, call: str, reproduction: str | None = None) -> Iterator[None]:
+    """Around one call of an implementation under test: in an isolated test, tell the parent that ``implementation``
+    is running ``call`` (a one-line description; ``reproduction``: Python lines that repeat it), to be named if the
+    call crashes or outlasts the time limit. A no-op when the test is not isolated."""
+    if _notices is None:
+        yield
+        return
+    _notices.send(("call", implementation, call, reproduction))
+    try:
+        yield
+    finally:
+        _notices.send(("done",))
+
+
+def describe_call(x, weight, bias, geometry: dict) -> str:
+    """A call's arguments in one line: array dtypes, shapes and (when not C-contiguous) strides, then the geometry."""
+    arrays = ", ".join(
+        f"{name}={_describe_array(value)}" for name, value in (("x", x), ("weight", weight), ("bias", bias))
+    )
+    return f"conv2d({arrays}{''.join(f', {key}={value!r}' for key, value in geometry.items())})"
+
+
+def _describe_array(value) -> str:
+    if value is None or not hasattr(value, "shape"):
+        return repr(value) if value is None else type(value).__name__
+    text = f"{value.dtype}{list(value.shape)}"
+    flags = getattr(value, "flags", None)
+    return text if flags is None or flags.c_contiguous else f"{text} strides={value.strides}"
+
+
+def isolated_item(item) -> bool:
+    """Property tests, the ones with an implementation under test, are isolated."""
+    return "impl" in getattr(getattr(item, "callspec", None), "params", {})
+
+
+@dataclass(frozen=True)
+class Call:
+    """The call of an implementation under test in progress in a child."""
+
+    implementation: str
+    description: str
+    reproduction: str | None
+    started: float  # time.monotonic() in the parent, when the notice arrived
+
+    def lines(self) -> str:
+        text = f"\n  call: {self.description}"
+        return text + (f"\n  reproduce:\n{self.reproduction}" if self.reproduction else "")
+
+
+class _Channel:
+    """Length-prefixed pickled messages over a pipe, one way."""
+
+    def __init__(self, fd: int):
+        self.fd, self.buffer, self.pending = fd, b"", deque()
+
+    def send(self, message) -> None:
+        data = pickle.dumps(message)
+        view = memoryview(_HEADER.pack(len(data)) + data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+
+    def receive(self) -> list | None:
+        """The messages complete so far (call when the pipe is readable); None at the end of the stream."""
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            return None
+        self.buffer += chunk
+        messages = []
+        while len(self.buffer) >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(self.buffer)
+            if len(self.buffer) < _HEADER.size + size:
+                break
+            messages.append(pickle.loads(self.buffer[_HEADER.size : _HEADER.size + size]))
+            self.buffer = self.buffer[_HEADER.size + size :]
+        return messages
+
+    def next(self):
+        """The next message, waiting for it; None at the end of the stream."""
+        while not self.pending:
+            messages = self.receive()
+            if messages is None:
+                return None
+            self.pending.extend(messages)
+        return self.pending.popleft()
+
+
+@dataclass
+class _Child:
+    """A forked process that runs the tests it is handed: requests go down one pipe, notices and reports come up
+    another; its fault handler writes the Python stack to ``stack`` when it crashes."""
+
+    pid: int
+    requests: _Channel
+    notices: _Channel
+    stack: object
+    expects: str | None = None  # the test it has prepared for (the last test's next item), None before the first
+
+    def release(self) -> None:
+        """Close this side's pipes (the end of the requests: a waiting child exits) and the stack file."""
+        os.close(self.requests.fd)
+        os.close(self.notices.fd)
+        self.stack.close()
+
+
+class Isolation:
+    """A pytest plug-in: runs property tests in a forked child, with a time limit per implementation call."""
+
+    def __init__(self, call_timeout: float = CALL_TIMEOUT_S):
+        self.call_timeout = call_timeout
+        self.child: _Child | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        if not isolated_item(item):
+            return None
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        for report in self.run_isolated(item, nextitem):
+            item.ihook.pytest_runtest_logreport(report=report)
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+    def pytest_sessionfinish(self):
+        self.retire()
+
+    def run_isolated(self, item, nextitem) -> list[pytest.TestReport]:
+        """Run the item's test protocol in the child; its reports, or one failure if the child crashed or hung."""
+        if self.child is not None and self.child.expects != item.nodeid:
+            self.retire()
+        child = self.child or self.start(item.session)
+        child.requests.send((item.nodeid, nextitem and nextitem.nodeid))
+        child.expects = nextitem and nextitem.nodeid
+        try:
+            reports, call, failure, status = self.follow(item, child)
+        except BaseException:  # an interrupted run leaves no child behind
+            os.kill(child.pid, signal.SIGKILL)
+            self.retire()
+            raise
+        if failure is None and reports is not None:
+            if nextitem is None or not isolated_item(nextitem):
+                self.retire()  # the parent runs what comes next
+            return reports
+        self.child = None
+        status = os.waitpid(child.pid, 0)[1] if status is None else status
+        if failure is None and os.WIFSIGNALED(status):
+            failure = f"the test process was killed by {_signal_name(os.WTERMSIG(status))}"
+            failure += f" during a call of {call.implementation}{call.lines()}" if call else " outside any call"
+        elif failure is None:
+            failure = f"the test process exited with status {os.waitstatus_to_exitcode(status)} during the test"
+        failure += _python_stack(child.stack)
+        child.release()
+        return [_failed_report(item, failure)]
+
+    def follow(self, item, child: _Child):
+        """Read the child's notices until the item's reports are complete (returned), the child ends (reports
+        None) or a call outlasts the time limit (a failure; the child is stopped, its wait status returned); with the
+        call in progress at the end."""
+        reports, call = [], None
+        while True:
+            if not select.select([child.notices.fd], [], [], self._wait(call))[0]:
+                limit = f"{self.call_timeout:g} s (--call-timeout)"
+                failure = f"a call of {call.implementation} outlasted the time limit of {limit}{call.lines()}"
+                return None, call, failure, _stop(child.pid)
+            messages = child.notices.receive()
+            if messages is None:
+                return None, call, None, None
+            for kind, *content in messages:
+                if kind == "call":
+                    call = Call(*content, started=time.monotonic())
+                elif kind == "done":
+                    call = None
+                elif kind == "report":
+                    reports.append(
+                        item.config.hook.pytest_report_from_serializable(config=item.config, data=content[0])
+                    )
+                elif kind == "finished":
+                    return reports, None, None, None
+                elif kind == "error":
+                    return None, None, f"the isolated test could not run:\n{content[0]}", None
+
+    def _wait(self, call: Call | None) -> float | None:
+        """Seconds until the call in progress reaches the time limit (None: no limit now)."""
+        if call is None or not self.call_timeout:
+            return None
+        return max(0.0, call.started + self.call_timeout - time.monotonic())
+
+    def start(self, session) -> _Child:
+        requests_read, requests_write = os.pipe()
+        notices_read, notices_write = os.pipe()
+        stack = tempfile.TemporaryFile()  # noqa: SIM115 (open as long as the child lives; closed by release)
+        _advance_hypothesis_seed()
+        gc.freeze()  # the child's collections then leave the parent's objects (and their pages) alone
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(requests_write)
+            os.close(notices_read)
+            _serve(session, _Channel(requests_read), _Channel(notices_write), stack)
+        gc.unfreeze()
+        os.close(requests_read)
+        os.close(notices_write)
+        self.child = _Child(pid, _Channel(requests_write), _Channel(notices_read), stack)
+        return self.child
+
+    def retire(self) -> None:
+        if self.child is not None:
+            self.child.release()
+            os.waitpid(self.child.pid, 0)
+            self.child = None
+
+
+def _serve(session, requests: _Channel, notices: _Channel, stack) -> None:
+    """In the forked child: run each test asked for, send its reports, and at the end of the requests leave
+    without the parent's exit handlers."""
+    global _notices
+    _notices = notices
+    status = 0
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash fails the test; it leaves no core file
+        faulthandler.enable(file=stack, all_threads=False)
+        _one_torch_thread()
+        items = {item.nodeid: item for item in session.items}
+        while (request := requests.next()) is not None:
+            nodeid, next_nodeid = request
+            item, nextitem = items[nodeid], items.get(next_nodeid)
+            for report in runtestprotocol(item, log=False, nextitem=nextitem):
+                notices.send(
+                    ("report", item.config.hook.pytest_report_to_serializable(config=item.config, report=report))
+                )
+            notices.send(("finished",))
+    except BaseException:
+        status = 1
+        notices.send(("error", traceback.format_exc()))
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def _stop(pid: int) -> int:
+    """Stop a hung child: SIGABRT first (its fault handler writes the Python stack), SIGKILL if it is still there
+    after a grace period. Its wait status."""
+    os.kill(pid, signal.SIGABRT)
+    deadline = time.monotonic() + STOP_GRACE_S
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    return os.waitpid(pid, 0)[1]
+
+
+def _one_torch_thread() -> None:
+    """A pool that torch (GNU OpenMP) started before the fork deadlocks the child's first parallel region."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+def _advance_hypothesis_seed() -> None:
+    """Draw in the parent a seed its Hypothesis tests would draw: otherwise a child forked after a crash would
+    search with the seeds of the child before it."""
+    core = sys.modules.get("hypothesis.core")
+    generator = getattr(getattr(core, "threadlocal", None), "_hypothesis_global_random", None)
+    if generator is not None:
+        generator.getrandbits(128)
+
+
+def _python_stack(stack, frames: int = 6) -> str:
+    """The innermost frames the child's fault handler wrote, if it crashed or was stopped."""
+    stack.seek(0)
+    lines = stack.read().decode(errors="replace").splitlines()
+    files = [line.strip() for line in lines if line.startswith("  File ")][:frames]
+    return "\n  Python stack (most recent call first):\n" + "\n".join(f"    {f}" for f in files) if files else ""
+
+
+def _signal_name(number: int) -> str:
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+    return f"{name} ({signal.strsignal(number)})"
+
+
+def _failed_report(item, message: str) -> pytest.TestReport:
+    """A failed call report for a test whose process crashed or was stopped."""
+    return pytest.TestReport(
+        nodeid=item.nodeid,
+        location=item.location,
+        keywords=dict.fromkeys(item.keywords, 1),
+        outcome="failed",
+        longrepr=f"{item.nodeid}\n{message}",
+        when="call",
+        user_properties=list(item.user_properties),
+    )
+
+
+def add_options(parser) -> None:
+    """``--isolation`` and ``--call-timeout`` (for ``pytest_addoption``)."""
+    group = parser.getgroup("convcheck")
+    group.addoption(
+        "--isolation",
+        choices=MODES,
+        default=DEFAULT_MODE,
+        help=f"run property tests in a forked process, so that a crash fails the test (default: {DEFAULT_MODE})",
+    )
+    group.addoption(
+        "--call-timeout",
+        type=float,
+        default=CALL_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"in an isolated test, fail an implementation call that runs longer (default {CALL_TIMEOUT_S:g}; 0: off)",
+    )
+
+
+def configure(config) -> None:
+    """Register the plug-in when the run asks for isolation (not under --pdb, whose prompt needs this process)."""
+    if config.getoption("isolation") == "fork" and not config.getoption("usepdb", False):
+        config.pluginmanager.register(Isolation(config.getoption("call_timeout")), "convcheck-isolation")
