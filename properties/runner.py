@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from impls import Entry
-from properties.conformance import VERDICTS
+from properties.conformance import VERDICTS, last_line
 
 SUITE = Path(__file__).resolve().parent
 
@@ -101,7 +101,7 @@ class _Candidate:
         status = report.outcome
         if hasattr(report, "wasxfail"):
             status = "xpassed" if report.passed else "xfailed"
-        message = tags.get("message", "")
+        message = tags.get("message") or (last_line(report.longreprtext) if report.failed else "")
         if report.skipped:
             message = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         self.results.append(
