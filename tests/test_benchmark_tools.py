@@ -145,12 +145,15 @@ def test_run_table_is_compact_and_shows_ratios_with_their_spread_and_flags():
 
 
 def test_compare_table_shows_the_percent_change_and_flags_changes_beyond_the_noise():
-    then = report.rows({"benchmarks": [row("im2col", 0.020, ratios={"gemm": spread(2.0)}), row("torch", 0.010)]})
+    then = report.rows(
+        {"benchmarks": [row("im2col", 0.020, ratios={"gemm": spread(2.0)}), row("torch", 0.010), row("gemm", 0.010)]}
+    )
     now = report.rows(
         {
             "benchmarks": [
                 row("im2col", 0.010, ratios={"gemm": spread(1.0)}),  # twice as fast: beyond the noise
                 row("torch", 0.0101, q1=0.0095, q3=0.0107),  # +1%, within both runs' IQRs
+                row("gemm", 0.0103, q1=0.01025, q3=0.01035),  # +3%: apart, but within the noise floor
                 row("einsum", 0.3),  # not in the saved run
             ]
         }
@@ -163,6 +166,7 @@ def test_compare_table_shows_the_percent_change_and_flags_changes_beyond_the_noi
     assert by_name["im2col"][5:8] == ["2.00", "->", "1.00"]
     assert by_name["im2col"][8] == "-50.0%*"
     assert by_name["torch"][4] == "+1.0%"
+    assert by_name["gemm"][4] == "+3.0%"
     assert by_name["einsum"][2] == "-"
 
 
