@@ -2,8 +2,9 @@
 
 A convolution with ``G`` groups is, per group, ``(C_out/G, K) @ (K, pixels)`` with ``K = C_in/G * kH * kW``. BLAS
 computes that product in several formulations of equal FLOPs whose speed differs with the shape: weights on the left
-or on the right (``W @ P`` or ``P' @ W'``), one product over the whole batch or one per image. The row times the
-fastest of them on this machine, so that only an algorithm that saves multiplications can beat it.
+or on the right (``W @ P`` or ``P' @ W'``), one product over the whole batch or one per image, and with the BLAS
+NumPy links or, where torch is installed, torch's (MKL on x86). The row times the fastest of them on this machine,
+so that only an algorithm that saves multiplications can beat it.
 """
 
 from __future__ import annotations
@@ -15,25 +16,33 @@ from functools import partial
 import numpy as np
 
 from benchmarks.workloads import SEED, Workload
+from properties.threads import torch_module
 
 TRIAL_CALLS = 3
 
 # name -> (shape of A, shape of B) from (N, G, M = C_out/G, K, P = pixels per image)
-FORMULATIONS: dict[str, Callable[[int, int, int, int, int], tuple[tuple, tuple]]] = {
+SHAPES: dict[str, Callable[[int, int, int, int, int], tuple[tuple, tuple]]] = {
     "W@P": lambda n, g, m, k, p: ((g, m, k), (g, k, n * p)),
     "P'@W'": lambda n, g, m, k, p: ((g, n * p, k), (g, k, m)),
     "W@P per image": lambda n, g, m, k, p: ((1, g, m, k), (n, g, k, p)),
     "P'@W' per image": lambda n, g, m, k, p: ((n, g, p, k), (1, g, k, m)),
 }
 
+LIBRARIES = ("numpy", "torch")
 _FASTEST: dict[tuple[str, int], str] = {}  # (workload, BLAS threads) -> formulation
+
+
+def formulations() -> list[str]:
+    """``"LIBRARY SHAPE"`` for every operand shape and every BLAS installed (torch's only where torch is)."""
+    libraries = LIBRARIES if torch_module() is not None else LIBRARIES[:1]
+    return [f"{library} {shape}" for library in libraries for shape in SHAPES]
 
 
 def operands(workload: Workload, formulation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fixed-seed ``(A, B, out)`` of one formulation of ``workload``'s product (C-contiguous, ready for BLAS)."""
     h_out, w_out = workload.output_hw
     dims = (workload.n, workload.groups, workload.c_out // workload.groups, workload.depth, h_out * w_out)
-    shape_a, shape_b = FORMULATIONS[formulation](*dims)
+    shape_a, shape_b = SHAPES[formulation.split(" ", 1)[1]](*dims)
     rng = np.random.default_rng(SEED + 1)
     dtype = np.dtype(workload.dtype)
     a, b = rng.standard_normal(shape_a, dtype=dtype), rng.standard_normal(shape_b, dtype=dtype)
@@ -44,6 +53,9 @@ def operands(workload: Workload, formulation: str) -> tuple[np.ndarray, np.ndarr
 def product(workload: Workload, formulation: str) -> Callable[[], np.ndarray]:
     """A zero-argument call of one formulation on prepared operands."""
     a, b, out = operands(workload, formulation)
+    if formulation.startswith("torch "):
+        torch = torch_module()
+        return partial(torch.matmul, torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
     return partial(np.matmul, a, b, out=out)
 
 
@@ -52,7 +64,7 @@ def fastest(workload: Workload, blas_threads: int | None) -> str:
     key = (workload.name, blas_threads)
     if key not in _FASTEST:
         best = {}
-        for name in FORMULATIONS:
+        for name in formulations():
             call = product(workload, name)
             call()
             trials = []

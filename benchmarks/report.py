@@ -1,7 +1,8 @@
 """The run's tables, at most 120 columns wide: one row per benchmark, and the comparison with a saved run.
 
 Both read pytest-benchmark's JSON (the run being saved, or a saved one), so a table can be rebuilt from any run.
-A change between runs is beyond the noise (``*``) when the interquartile ranges of the two runs do not overlap.
+A change between runs is beyond the noise (``*``) when the interquartile ranges of the two runs do not overlap and
+the medians differ by more than the 5% a row may spread on a quiet machine.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ GEMM = "gemm"  # the implementation name of the GEMM rows
 REFERENCE = "torch"
 REFERENCES = (GEMM, REFERENCE)  # the ratio columns, in order
 WIDTH = 120
+NOISE_FLOOR = 5.0  # percent: the IQR/median every row of 1 ms or more keeps on a quiet machine
 ORDER = {workload.name: index for index, workload in enumerate(WORKLOADS)}
 
 
@@ -106,11 +108,17 @@ def percent(now: float, then: float) -> float:
     return (now / then - 1.0) * 100.0
 
 
+def beyond_noise(now: Spread, then: Spread) -> bool:
+    """Whether a change is more than noise: the two IQRs do not overlap and the medians differ by more than
+    ``NOISE_FLOOR`` (the spread a row may have on a quiet machine, so never a difference between two such runs)."""
+    return not now.overlaps(then) and abs(percent(now.median, then.median)) > NOISE_FLOOR
+
+
 def change(now: Spread | None, then: Spread | None) -> str:
-    """``+12.3%``, with ``*`` when the change is beyond the noise (the two IQRs do not overlap)."""
+    """``+12.3%``, with ``*`` when the change is beyond the noise."""
     if now is None or then is None:
         return "-"
-    return f"{percent(now.median, then.median):+.1f}%" + ("" if now.overlaps(then) else "*")
+    return f"{percent(now.median, then.median):+.1f}%" + ("*" if beyond_noise(now, then) else "")
 
 
 COMPARE_HEADER = (
@@ -138,7 +146,5 @@ def compare_table(now: list[Row], then: list[Row], label: str) -> list[str]:
             f"{row.workload:24} {row.implementation:14} {then_ms} {row.time.median * 1e3:9.3f} "
             f"{change(row.time, old.time if old else None):>8}  {'  '.join(ratios)}"
         )
-    lines.append(
-        "time: change of the median; * beyond the noise (the interquartile ranges of the two runs do not overlap)"
-    )
+    lines.append("change of the median; * beyond the noise: interquartile ranges apart and medians more than 5% apart")
     return lines
