@@ -60,6 +60,7 @@ class Entry:
     origin: str = ""
     # Known failures, not run: property family ("special_values") or test name -> the reason.
     expected_failures: Mapping[str, str] = field(default_factory=dict, hash=False)
+    library: str | None = None  # the distribution under test, whose version a run reports ("jax", "onnxruntime")
 
     def __post_init__(self):
         if self.error_model not in ERROR_MODELS:
@@ -102,6 +103,7 @@ def implementation(
     max_gflop: float | None = None,
     unavailable: str | None = None,
     expected_failures: Mapping[str, str] | None = None,
+    library: str | None = None,
 ):
     """Decorate an algorithm ``f(problem) -> ndarray`` into a registry entry that honors the contract.
 
@@ -121,7 +123,7 @@ def implementation(
         conv2d.__qualname__ = conv2d.__name__ = f"{name}_conv2d"
         origin = algorithm.__module__
         known = dict(expected_failures or {})
-        return Entry(name, conv2d, error_model, capabilities, max_gflop, unavailable, origin, known)
+        return Entry(name, conv2d, error_model, capabilities, max_gflop, unavailable, origin, known, library)
 
     return decorate
 
