@@ -62,7 +62,7 @@ def compiled():
 
 @implementation(
     "jax",
-    max_gflop=20.0,
+    max_gflop=4.0,
     unavailable=UNAVAILABLE,
     library="jax",
     expected_failures={

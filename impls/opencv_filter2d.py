@@ -38,7 +38,7 @@ def dilated(weight: np.ndarray, dilation: tuple[int, int]) -> np.ndarray:
 
 
 @implementation(
-    "opencv", error_model="normwise", max_gflop=2.0, unavailable=UNAVAILABLE, library="opencv-python-headless"
+    "opencv", error_model="normwise", max_gflop=0.2, unavailable=UNAVAILABLE, library="opencv-python-headless"
 )
 def opencv_filter2d(problem: Conv2dProblem) -> np.ndarray:
     """Sum over input channels of ``filter2D(bordered plane, kernel)``, subsampled by the stride."""

@@ -29,7 +29,7 @@ def tensorflow():
     return tensorflow
 
 
-@implementation("tensorflow", max_gflop=20.0, unavailable=UNAVAILABLE, library="tensorflow-cpu")
+@implementation("tensorflow", max_gflop=4.0, unavailable=UNAVAILABLE, library="tensorflow-cpu")
 def tensorflow_conv(problem: Conv2dProblem) -> np.ndarray:
     """``tf.nn.conv2d`` with explicit padding, strides and dilations in NHWC on the CPU."""
     tf = tensorflow()
