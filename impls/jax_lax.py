@@ -20,7 +20,9 @@ finite result is unchanged, but a NaN or an infinity in one group's input reache
 output channel 1 too.
 
 Each geometry is compiled once (``jax.jit`` with the geometry static); later calls of the same shapes and dtype
-reuse the executable.
+reuse the executable (about 0.2 ms a call here). A new shape costs a compilation, measured here at about 12 ms of
+CPU time in float32 and 32 ms in float64 (where XLA emits its own convolution loops instead of calling a library
+kernel): the price of a property suite that draws a new shape for nearly every example.
 """
 
 from __future__ import annotations
