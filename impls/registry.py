@@ -112,6 +112,7 @@ class Entry:
     expected_failures: Mapping[str, str] = field(default_factory=dict, hash=False)
     # The ValueError subclass its invalid-argument errors must be (entries of this package: ConvArgumentError).
     argument_error: type[ValueError] = ValueError
+    library: str | None = None  # the distribution under test, whose version a run reports ("jax", "onnxruntime")
 
     def __repr__(self) -> str:  # short: entries appear in Hypothesis's falsifying examples
         return f"Entry({self.name!r})"
@@ -160,6 +161,7 @@ def implementation(
     max_gflop: float | None = None,
     unavailable: str | None = None,
     expected_failures: Mapping[str, str] | None = None,
+    library: str | None = None,
 ):
     """Decorate an algorithm ``f(problem) -> ndarray`` into a registry entry that honors the contract.
 
@@ -188,6 +190,7 @@ def implementation(
             origin=algorithm.__module__,
             expected_failures=dict(expected_failures or {}),
             argument_error=ConvArgumentError,
+            library=library,
         )
 
     return decorate

@@ -1,13 +1,21 @@
 """``torch.nn.functional.conv2d`` on the CPU, without autograd, sharing memory with NumPy where the layout allows."""
 
+from __future__ import annotations
+
 import warnings
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from impls.contract import Conv2dProblem
 from impls.registry import implementation
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError as missing:
+    UNAVAILABLE = f"torch is not installed ({missing})"
+else:
+    UNAVAILABLE = None
 
 TORCH_INDEX_LIMIT = 2**31 - 1
 
@@ -68,7 +76,7 @@ def torch_conv2d(problem: Conv2dProblem, device: str = "cpu") -> np.ndarray:
     return np.ascontiguousarray(y.cpu().numpy())
 
 
-@implementation("torch")
+@implementation("torch", unavailable=UNAVAILABLE, library="torch")
 def torch_cpu(problem: Conv2dProblem) -> np.ndarray:
     """The framework kernel on the CPU."""
     return torch_conv2d(problem)

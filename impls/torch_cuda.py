@@ -16,16 +16,20 @@ Registered as unavailable ("no CUDA device") where ``torch.cuda.is_available()``
 """
 
 import numpy as np
-import torch
 
 from impls.contract import Conv2dProblem
 from impls.registry import implementation
 from impls.torch_conv import torch_conv2d
 
-UNAVAILABLE = None if torch.cuda.is_available() else "no CUDA device"
+try:
+    import torch
+except ImportError as missing:
+    UNAVAILABLE = f"torch is not installed ({missing})"
+else:
+    UNAVAILABLE = None if torch.cuda.is_available() else "no CUDA device"
 
 
-@implementation("torch-cuda", error_model="normwise", max_gflop=500.0, unavailable=UNAVAILABLE)
+@implementation("torch-cuda", error_model="normwise", max_gflop=500.0, unavailable=UNAVAILABLE, library="torch")
 def torch_cuda(problem: Conv2dProblem) -> np.ndarray:
     """The framework kernel on the GPU, TF32 off, deterministic algorithm choice."""
     matmul = torch.backends.cuda.matmul

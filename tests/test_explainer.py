@@ -48,7 +48,8 @@ def test_every_supporting_implementation_is_in_the_table(capsys):
     status, out, _ = explain(capsys, *SIZE_LAB)
     rows = table_rows(out)
     assert set(rows) == set(impls.REGISTRY) | set(impls.UNAVAILABLE)
-    problem = impls.normalize(np.zeros((1, 1, 6, 6)), np.zeros((2, 1, 3, 3)), stride=2, padding=1)
+    x, weight = np.zeros((1, 1, 6, 6), dtype=np.float32), np.zeros((2, 1, 3, 3), dtype=np.float32)  # the default
+    problem = impls.normalize(x, weight, stride=2, padding=1)
     for name, entry in impls.REGISTRY.items():
         if entry.supports(problem):
             assert " yes " in rows[name], rows[name]

@@ -1,0 +1,48 @@
+"""TensorFlow's ``tf.nn.conv2d`` on the CPU, eagerly, NHWC (the layout TensorFlow's CPU kernels support).
+
+The input goes in as NHWC and the kernel as HWIO (``[kH, kW, C_in/groups, C_out]``), both transposed views that
+TensorFlow copies into its own tensors; padding is explicit, ``[[0, 0], [top, bottom], [left, right], [0, 0]]``, so
+``'same'`` with an even kernel keeps its asymmetric split; groups are TensorFlow's own (an input depth that is a
+multiple of the kernel's input depth); the bias goes through ``tf.nn.bias_add``. The NHWC result is transposed back.
+
+TensorFlow takes seconds to import, so it is imported at the first call, not with the registry; the entry is
+unavailable when the package is not installed.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.util import find_spec
+
+import numpy as np
+
+from impls.contract import Conv2dProblem
+from impls.registry import implementation
+
+UNAVAILABLE = None if find_spec("tensorflow") else "tensorflow is not installed"
+
+
+@cache
+def tensorflow():
+    import tensorflow
+
+    return tensorflow
+
+
+@implementation("tensorflow", max_gflop=4.0, unavailable=UNAVAILABLE, library="tensorflow-cpu")
+def tensorflow_conv(problem: Conv2dProblem) -> np.ndarray:
+    """``tf.nn.conv2d`` with explicit padding, strides and dilations in NHWC on the CPU."""
+    tf = tensorflow()
+    top, bottom, left, right = problem.padding
+    with tf.device("/CPU:0"):
+        y = tf.nn.conv2d(
+            tf.constant(problem.x.transpose(0, 2, 3, 1)),
+            tf.constant(problem.weight.transpose(2, 3, 1, 0)),
+            strides=[1, *problem.stride, 1],
+            padding=[[0, 0], [top, bottom], [left, right], [0, 0]],
+            data_format="NHWC",
+            dilations=[1, *problem.dilation, 1],
+        )
+        if problem.bias is not None:
+            y = tf.nn.bias_add(y, tf.constant(problem.bias))
+    return np.ascontiguousarray(y.numpy().transpose(0, 3, 1, 2))
