@@ -12,7 +12,11 @@ import impls
 from impls.registry import load_spec
 from properties.runner import pending_entries
 
-_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+_COMMON = {
+    "deadline": None,
+    "report_multiple_bugs": False,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
 settings.register_profile("default", max_examples=40, **_COMMON)
 settings.register_profile("ci", max_examples=60, print_blob=True, **_COMMON)
 settings.register_profile("thorough", max_examples=600, **_COMMON)

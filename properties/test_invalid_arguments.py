@@ -9,9 +9,37 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impls import ConvArgumentError
-from properties.reporting import failure
-from properties.strategies import INVALID_CLASSES, invalid_calls
+from properties.reporting import PropertyFailure, reproducible, where
+from properties.strategies import INVALID_CLASSES, InvalidCall, invalid_calls
 from properties.support import examples
+
+
+def argument_error(impl) -> type[ValueError]:
+    """The ValueError class ``impl`` must raise: its declared one, else the project's for registered entries."""
+    declared = getattr(impl, "argument_error", None)
+    if declared is not None:
+        return declared
+    return ConvArgumentError if impl.origin.startswith("impls.") else ValueError
+
+
+@reproducible
+def check_refuses(impl, call: InvalidCall) -> None:
+    """The invalid ``call`` raises the implementation's argument error (a ValueError)."""
+    __tracebackhide__ = True
+    x, weight, bias = call.arrays()
+    expected = argument_error(impl)
+    law = "invalid arguments are refused"
+    try:
+        out = impl(x, weight, bias, **call.geometry())
+    except ValueError as error:
+        if not isinstance(error, expected):
+            raise PropertyFailure(law, f"raised {error!r}, not {expected.__name__}", impl, call) from None
+        return
+    except Exception as error:
+        detail = f"raised {error!r} (at {where(error)}), not {expected.__name__}"
+        raise PropertyFailure(law, detail, impl, call) from None
+    shape = getattr(out, "shape", type(out).__name__)
+    raise PropertyFailure(law, f"returned a result of shape {shape} instead of raising {expected.__name__}", impl, call)
 
 
 @pytest.mark.parametrize("kind", INVALID_CLASSES)
@@ -19,20 +47,5 @@ from properties.support import examples
 @given(data=st.data())
 def test_invalid_arguments_raise_value_error(impl, kind, data):
     """A call that breaks the contract raises ValueError (not a crash, not a silent result)."""
-    case, x, weight, bias, geometry = data.draw(invalid_calls(kind, impl.capabilities), label="call")
-    call = f"conv2d(x, weight, bias, **{geometry!r})"
-    try:
-        out = impl(x, weight, bias, **geometry)
-    except ValueError as error:
-        expected = ConvArgumentError if impl.origin.startswith("impls.") else ValueError
-        if not isinstance(error, expected):
-            raise failure(
-                f"invalid arguments ({kind})", f"raised {error!r}, not {expected.__name__}", impl, case, call
-            ) from error
-        return
-    except Exception as error:
-        raise failure(f"invalid arguments ({kind})", f"raised {error!r}, not ValueError", impl, case, call) from error
-    shape = getattr(out, "shape", type(out).__name__)
-    raise failure(
-        f"invalid arguments ({kind})", f"returned a result of shape {shape} instead of raising", impl, case, call
-    )
+    __tracebackhide__ = True
+    check_refuses(impl, call=data.draw(invalid_calls(kind, impl.capabilities), label="call"))
