@@ -149,13 +149,15 @@ def pattern(case, out, expected, bound, x, weight, bias) -> str | None:
     if len(channels) < outside.shape[1]:
         shown = ", ".join(map(str, channels[:6])) + (", ..." if len(channels) > 6 else "")
         return f"only output channels {shown} of {outside.shape[1]} differ: channel blocks or groups handled wrongly?"
-    finite = np.isfinite(difference) & outside
     magnitude = reference_conv2d(np.abs(x), np.abs(weight), None if bias is None else np.abs(bias), **case.geometry())
-    if finite.all() and np.all(magnitude[outside] > 0):
-        relative = float(np.max(difference[outside] / magnitude[outside]) / (terms_per_output(weight) + 1))
-        for name, u in (("float16", 2.0**-11), ("bfloat16", 2.0**-8), ("float32", 2.0**-24)):
-            if u / 8 <= relative <= 2 * u and np.finfo(x.dtype).eps / 2 < u:
-                return f"errors of {relative:.1g} per term, the size of {name} rounding: {name} accumulation?"
+    if np.all(np.isfinite(difference[outside])) and np.all(magnitude[outside] > 0):  # errors relative to the terms: which rounding unit?
+        relative = float(np.max(difference[outside] / magnitude[outside]))
+        terms = terms_per_output(weight) + 1
+        units = [(name, u) for name, u in (("float16", 2.0**-11), ("bfloat16", 2.0**-8), ("float32", 2.0**-24))
+                 if u > np.finfo(x.dtype).eps and u / 16 <= relative <= 2 * terms * u]  # fmt: skip
+        if units:
+            name = min(units, key=lambda unit: abs(np.log2(relative / unit[1])))[0]
+            return f"errors up to {relative:.1g} of the terms' size, as from {name} rounding: {name} accumulation?"
     return None
 
 
