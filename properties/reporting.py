@@ -158,7 +158,7 @@ def where(error: BaseException) -> str:
 
 def crashed(impl, error: Exception) -> PropertyFailure:
     """An exception from ``impl`` on a call inside the contract."""
-    return PropertyFailure("a valid call", f"raised {error!r} on a valid call (at {where(error)})", impl)
+    return PropertyFailure("valid calls return a result", f"raised {error!r} on a valid call (at {where(error)})", impl)
 
 
 def assert_shape(actual, expected_shape, what: str, impl, case: ConvCase | None) -> None:

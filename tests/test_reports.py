@@ -239,7 +239,7 @@ def gallery_reports(tmp_path_factory) -> dict[str, list[tuple[str, str, str]]]:
     """The property suite on every gallery bug and on a crashing callable: per entry, its (family, test, report)."""
     junit = tmp_path_factory.mktemp("reports") / "reports.xml"
     entries = {bug_id(name): f"{buggy.__name__}:{name}" for name in KNOWN_BUGS}
-    entries["crashes"] = f"{__name__}:raises_on_wide_inputs"
+    entries["crashes"] = "tests.test_reports:raises_on_wide_inputs"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "HYPOTHESIS_"))}
     done = subprocess.run(
         suite_command(entries, junit, workers=2), cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
