@@ -150,9 +150,8 @@ def pattern(case, out, expected, bound, x, weight, bias) -> str | None:
         shown = ", ".join(map(str, channels[:6])) + (", ..." if len(channels) > 6 else "")
         return f"only output channels {shown} of {outside.shape[1]} differ: channel blocks or groups handled wrongly?"
     magnitude = reference_conv2d(np.abs(x), np.abs(weight), None if bias is None else np.abs(bias), **case.geometry())
-    if np.all(np.isfinite(difference[outside])) and np.all(
-        magnitude[outside] > 0
-    ):  # errors relative to the terms: which rounding unit?
+    # errors relative to the size of the terms: which rounding unit do they look like?
+    if np.all(np.isfinite(difference[outside])) and np.all(magnitude[outside] > 0):
         relative = float(np.max(difference[outside] / magnitude[outside]))
         terms = terms_per_output(weight) + 1
         units = [(name, u) for name, u in (("float16", 2.0**-11), ("bfloat16", 2.0**-8), ("float32", 2.0**-24))
