@@ -28,6 +28,7 @@ class Side(NamedTuple):
 
 def evaluate(impl, x, weight, bias=None, **geometry) -> Side:
     """One call of ``impl`` with how far it may be from exact."""
+    __tracebackhide__ = True
     out = call_or_skip(impl, x, weight, bias, **geometry)
     return Side(out, allowed_difference([impl], x, weight, bias, **geometry))
 
