@@ -9,6 +9,7 @@ Hypothesis shrinks the configuration (sizes, stride, padding, ...) towards the s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -284,17 +285,31 @@ def conv_cases(
 def with_drawn_values(draw, case: ConvCase) -> ConvCase:
     """``case`` carrying Hypothesis-drawn leading values for each array.
 
-    Each array's pool is one fixed-size draw, whatever the kind and the shapes, so that when Hypothesis shrinks the
+    The values are one fixed-size draw, whatever the kind and the shapes, so that when Hypothesis shrinks the
     geometry or switches float data to small integers the values stay where they were.
     """
-    sizes = [0 if shape is None else int(np.prod(shape)) for shape in case.shapes()]
-    data = []
-    for index, (size, k) in enumerate(zip(sizes, DRAWN, strict=True)):
-        pool = st.binary(min_size=k, max_size=k)
-        if index < 2:  # an all-zero x or weight shows nothing
-            pool = pool.filter(lambda pool, size=size: leading_values(pool, size))
-        data.append(leading_values(draw(pool), size))
-    return replace(case, data=tuple(data))
+    used = tuple(
+        0 if shape is None else min(int(np.prod(shape)), k) for shape, k in zip(case.shapes(), DRAWN, strict=True)
+    )
+    pools = _split(draw(_pools(used)))
+    return replace(case, data=tuple(leading_values(pool, count) for pool, count in zip(pools, used, strict=True)))
+
+
+def _split(pools: bytes) -> list[bytes]:
+    """The drawn bytes as the pools of x, weight and bias."""
+    ends = np.cumsum(DRAWN)
+    return [pools[end - k : end] for end, k in zip(ends, DRAWN, strict=True)]
+
+
+@functools.cache
+def _pools(used: tuple[int, int, int]) -> st.SearchStrategy[bytes]:
+    """The bytes of all pools, with some nonzero value among the ``used`` ones of x and of weight (an all-zero
+    array shows nothing). Cached: a strategy is built and analysed once per shape, not per example."""
+
+    def shows_something(pools: bytes) -> bool:
+        return all(leading_values(pool, count) for pool, count in zip(_split(pools)[:2], used[:2], strict=True))
+
+    return st.binary(min_size=sum(DRAWN), max_size=sum(DRAWN)).filter(shows_something)
 
 
 def exact_cases(capabilities: Capabilities = Capabilities(), **constraints):
