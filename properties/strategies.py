@@ -10,6 +10,7 @@ Hypothesis shrinks the configuration (sizes, stride, padding, ...) towards the s
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -49,17 +50,13 @@ INT_VALUES = (-3, 3)  # small integers: every product and partial sum of the dra
 DRAWN = (64, 64, 16)  # leading elements of x, weight and bias whose values Hypothesis draws
 
 
-def small_integer(byte: int) -> int:
-    """A drawn byte as a value in INT_VALUES; byte 0 is 0 and small bytes are small values, as Hypothesis shrinks."""
-    return (byte + 3) % 7 - 3
+# Each drawn byte as its value + 3: byte 0 is value 0 and small bytes are small values, as Hypothesis shrinks them.
+_SHIFTED_VALUE = bytes((byte + 3) % 7 for byte in range(256))
 
 
 def leading_values(pool: bytes, count: int) -> tuple[int, ...]:
-    """The first ``count`` values of a drawn pool, without trailing zeros."""
-    values = [small_integer(byte) for byte in pool[:count]]
-    while values and values[-1] == 0:
-        values.pop()
-    return tuple(values)
+    """The first ``count`` values (in INT_VALUES) of a drawn pool, without trailing zeros."""
+    return tuple(shifted - 3 for shifted in pool[:count].translate(_SHIFTED_VALUE).rstrip(b"\x03"))
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,7 @@ class ConvCase:
     def __post_init__(self):
         """Drawn values beyond an array's size (a case whose shapes were changed) are dropped."""
         if self.data is not None:
-            sizes = [0 if shape is None else int(np.prod(shape)) for shape in self.shapes()]
+            sizes = [0 if shape is None else math.prod(shape) for shape in self.shapes()]
             kept = tuple(tuple(v[: min(size, k)]) for v, size, k in zip(self.data, sizes, DRAWN, strict=True))
             object.__setattr__(self, "data", kept)
 
