@@ -10,6 +10,7 @@ Hypothesis shrinks the configuration (sizes, stride, padding, ...) towards the s
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass, fields, replace
 
@@ -61,7 +62,8 @@ def leading_values(pool: bytes, count: int) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class ConvCase:
-    """One conv2d configuration, with its data described (not stored) so that it prints and replays."""
+    """One conv2d configuration, with its data described (a seed and the drawn leading values) so that it prints
+    and replays."""
 
     n: int = 1
     c_in: int = 1
@@ -286,7 +288,7 @@ def with_drawn_values(draw, case: ConvCase) -> ConvCase:
     geometry or switches float data to small integers the values stay where they were.
     """
     used = tuple(
-        0 if shape is None else min(int(np.prod(shape)), k) for shape, k in zip(case.shapes(), DRAWN, strict=True)
+        0 if shape is None else min(math.prod(shape), k) for shape, k in zip(case.shapes(), DRAWN, strict=True)
     )
     pools = _split(draw(_pools(used)))
     return replace(case, data=tuple(leading_values(pool, count) for pool, count in zip(pools, used, strict=True)))
@@ -294,7 +296,7 @@ def with_drawn_values(draw, case: ConvCase) -> ConvCase:
 
 def _split(pools: bytes) -> list[bytes]:
     """The drawn bytes as the pools of x, weight and bias."""
-    ends = np.cumsum(DRAWN)
+    ends = itertools.accumulate(DRAWN)
     return [pools[end - k : end] for end, k in zip(ends, DRAWN, strict=True)]
 
 
