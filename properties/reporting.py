@@ -119,7 +119,7 @@ def reproduction(check, impl, arguments: dict) -> str:
         else:
             passed.append(f"{name}={sources[name]}")
     lines.append(f"{check.__name__}({', '.join(['conv2d', *passed])})")
-    return "\n".join(lines)
+    return "\n".join(dict.fromkeys(lines))  # each import once
 
 
 def reproducible(check):

@@ -225,13 +225,17 @@ def report_of(message: str) -> str:
 
 
 def screen_lines(report: str) -> int:
-    """Lines of a report; Hypothesis's dump of the ``impl`` argument counts as one line (an entry's repr is short)."""
-    lines = report.splitlines()
-    if any(line.strip().startswith("impl=Entry(") for line in lines):
-        start = next(i for i, line in enumerate(lines) if line.strip().startswith("impl=Entry("))
-        end = next(i for i in range(start, len(lines)) if lines[i].rstrip().endswith("),"))
-        lines = lines[: start + 1] + lines[end + 1 :]
-    return len(lines)
+    """Lines of a report. Hypothesis's dump of the ``impl`` and ``registry`` arguments counts as one line each: the
+    plug-in gives entries and the registry short reprs, so that they print as one line."""
+    lines, kept, depth = report.splitlines(), [], 0
+    for line in lines:
+        if depth:
+            depth += line.count("(") + line.count("{") - line.count(")") - line.count("}")
+            continue
+        kept.append(line)
+        if re.match(r"\s+(impl|registry)=", line):
+            depth = line.count("(") + line.count("{") - line.count(")") - line.count("}")
+    return len(kept)
 
 
 @pytest.fixture(scope="module")
