@@ -1,52 +1,186 @@
-"""Assertions whose failure messages find the bug: which implementation, which configuration, which output index,
-both values, the bound, and a copy-pasteable reproduction."""
+"""Failures that find the bug on one screen: what was checked, the worst output with both values and the bound, how
+many outputs are outside it, the case in one line, its data when small, a likely cause, and code that reproduces it.
+
+Every failure is a :class:`PropertyFailure`; its attributes ``law``, ``case``, ``reproduce`` and ``invalid`` are also
+what machine-readable reports record. Property checks are plain functions decorated with :func:`reproducible`, so a
+failure's reproduction is one call of the same check, which fails the same way in a fresh interpreter.
+"""
 
 from __future__ import annotations
 
+import functools
+import math
+import traceback
+from pathlib import Path
+
 import numpy as np
-from hypothesis import event
+from hypothesis import currently_in_test_context, event
 
-from properties.strategies import ConvCase
+from properties.hints import likely_cause, shape_cause
+from properties.strategies import ConvCase, InvalidCall
+
+DATA_SIZE = 32  # small-integer arrays up to this many elements are shown in the report
 
 
-def implementation_lines(impl) -> list[str]:
-    """Python lines that obtain ``impl`` as ``conv2d`` in a fresh interpreter."""
+class PropertyFailure(AssertionError):
+    """A broken property of one implementation.
+
+    ``law``: what was checked; ``case``: the call's one-line descriptor (or None); ``reproduce``: code that fails the
+    same way (or None); ``invalid``: the invalid-argument class, for a call that should have been refused (or None).
+    """
+
+    def __init__(self, law: str, detail: str, impl, subject=None, lines=(), hint=None):
+        super().__init__(law)
+        self.law, self.detail, self.implementation = law, detail, impl.name
+        self.lines = list(lines)
+        self.subject = subject  # the ConvCase or InvalidCall the check called with, if any
+        self.reproduce: str | None = None
+        self._hint = hint  # a callable giving the likely cause (or None), evaluated only when printed
+
+    @property
+    def case(self) -> str | None:
+        return None if self.subject is None else self.subject.descriptor()
+
+    @property
+    def invalid(self) -> str | None:
+        return self.subject.kind if isinstance(self.subject, InvalidCall) else None
+
+    @functools.cached_property
+    def hint(self) -> str | None:
+        try:
+            return self._hint() if self._hint else None
+        except Exception:  # a hint is a courtesy: it never hides the failure
+            return None
+
+    def __str__(self) -> str:
+        text = [f"{self.law} [{self.implementation}]: {self.detail}", *(f"  {line}" for line in self.lines)]
+        if self.case:
+            text.append(f"  case: {self.case}")
+        if isinstance(self.subject, ConvCase) and data_shown(self.subject):
+            text.append(f"  data: {data_shown(self.subject)}")
+        if self.hint:
+            text.append(f"  hint: {self.hint}")
+        if self.reproduce:
+            text += ["  reproduce:", *(f"    {line}" for line in self.reproduce.splitlines())]
+        return "\n".join(text)
+
+
+def data_shown(case: ConvCase) -> str:
+    """The values of a small small-integer case, e.g. ``x=[[[[2]]]], weight=[[[[0, 1]]]]``; empty otherwise."""
+    if case.values != "int" or any(shape and np.prod(shape) > DATA_SIZE for shape in case.shapes()):
+        return ""
+    arrays = zip(("x", "weight", "bias"), case.arrays(), strict=True)
+    return ", ".join(f"{name}={array.astype(int).tolist()}" for name, array in arrays if array is not None)
+
+
+# --- reproductions ------------------------------------------------------------------------------------------------
+
+
+def implementation_lines(impl, variable: str = "conv2d") -> list[str]:
+    """Python lines that obtain ``impl`` as ``variable`` in a fresh interpreter."""
     if ":" in impl.origin:
-        return ["from impls.registry import load_spec", f'conv2d = load_spec("{impl.name}={impl.origin}")']
+        return ["from impls.registry import load_spec", f'{variable} = load_spec("{impl.name}={impl.origin}")']
     if impl.origin.startswith("impls."):
-        return ["from impls import REGISTRY", f'conv2d = REGISTRY["{impl.name}"]']
-    return [f"conv2d = ...  # the callable checked as {impl.name!r} ({impl.origin})"]
+        return ["from impls import REGISTRY", f'{variable} = REGISTRY["{impl.name}"]']
+    return [f"{variable} = ...  # the callable checked as {impl.name!r} ({impl.origin})"]
 
 
-def reproduction(impl, case: ConvCase) -> str:
-    lines = [
-        *implementation_lines(impl),
-        "from properties.strategies import ConvCase",
-        f"case = {case.code()}",
-        "x, weight, bias = case.arrays()",
-        "out = conv2d(x, weight, bias, **case.geometry())",
-    ]
-    return "\n".join("    " + line for line in lines)
+def code_of(value) -> str:
+    """Python source for a check's argument: cases and calls as their code, NaN and infinities spelled out."""
+    if isinstance(value, (ConvCase, InvalidCall)):
+        return value.code()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return f'float("{value}")'
+    if isinstance(value, (tuple, list)):
+        items = ", ".join(code_of(v) for v in value) + ("," if isinstance(value, tuple) and len(value) == 1 else "")
+        return f"({items})" if isinstance(value, tuple) else f"[{items}]"
+    return repr(value)
 
 
-def failure(what: str, detail: str, impl, case: ConvCase | None, call: str | None = None) -> AssertionError:
-    text = f"{what}: {detail} [{impl.name}]"
-    if case is not None:
-        text += f"\n  case: {case.descriptor()}\n  reproduce:\n{reproduction(impl, case)}"
-    if call:
-        text += f"\n  the check compares with: {call}"
-    return AssertionError(text)
+def reproduction(check, impl, arguments: dict) -> str:
+    """``check(conv2d, **arguments)`` as code to paste into Python at the repository root."""
+    lines = implementation_lines(impl)
+    names = ["ConvCase", "InvalidCall"]
+    sources = {name: code_of(value) for name, value in arguments.items() if not hasattr(value, "capabilities")}
+    used = [name for name in names if any(f"{name}(" in code or f"{name}." in code for code in sources.values())]
+    if used:
+        lines.append(f"from properties.strategies import {', '.join(used)}")
+    lines.append(f"from {check.__module__} import {check.__name__}")
+    passed = []
+    for name, value in arguments.items():
+        if hasattr(value, "capabilities"):  # another registry entry
+            lines += implementation_lines(value, name)
+            passed.append(f"{name}={name}")
+        elif isinstance(value, (ConvCase, InvalidCall)):
+            lines.append(f"{name} = {sources[name]}")
+            passed.append(f"{name}={name}")
+        else:
+            passed.append(f"{name}={sources[name]}")
+    lines.append(f"{check.__name__}({', '.join(['conv2d', *passed])})")
+    return "\n".join(dict.fromkeys(lines))  # each import once
 
 
-def assert_shape(actual: np.ndarray, expected_shape, what: str, impl, case: ConvCase) -> None:
+def reproducible(check):
+    """Make ``check(impl, **arguments)`` give its failures a reproduction: the same call of the same check.
+
+    A failure raised without a case (a crash inside a helper) gets the check's case here.
+    """
+
+    @functools.wraps(check)
+    def run(impl, **arguments):
+        __tracebackhide__ = True
+        try:
+            return check(impl, **arguments)
+        except PropertyFailure as failure:
+            if failure.subject is None:
+                failure.subject = next((a for a in arguments.values() if isinstance(a, (ConvCase, InvalidCall))), None)
+            failure.reproduce = reproduction(run, impl, arguments)
+            raise
+
+    return run
+
+
+# --- assertions ---------------------------------------------------------------------------------------------------
+
+
+def where(error: BaseException) -> str:
+    """Where ``error`` was raised: the innermost frame, relative to the current directory when inside it."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "?"
+    frame = frames[-1]
+    path = Path(frame.filename)
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path.name
+    return f"{shown}:{frame.lineno} in {frame.name}"
+
+
+def crashed(impl, error: Exception) -> PropertyFailure:
+    """An exception from ``impl`` on a call inside the contract."""
+    return PropertyFailure("valid calls return a result", f"raised {error!r} on a valid call (at {where(error)})", impl)
+
+
+def assert_shape(actual, expected_shape, what: str, impl, case: ConvCase | None) -> None:
     __tracebackhide__ = True
     if not isinstance(actual, np.ndarray):
-        raise failure(what, f"returned {type(actual).__name__}, but should return numpy.ndarray", impl, case)
+        raise PropertyFailure(what, f"returned {type(actual).__name__}, but should return numpy.ndarray", impl, case)
     if tuple(actual.shape) != tuple(expected_shape):
-        raise failure(what, f"out.shape={tuple(actual.shape)}, but should be {tuple(expected_shape)}", impl, case)
+        raise PropertyFailure(
+            what,
+            f"out.shape={tuple(actual.shape)}, but should be {tuple(expected_shape)}",
+            impl,
+            case,
+            hint=case and functools.partial(shape_cause, case, tuple(actual.shape)),
+        )
 
 
-def assert_close(actual, expected, bound, what: str, impl, case: ConvCase, compared_with: str | None = None) -> None:
+def bound_text(bound: float, dtype) -> str:
+    """A bound below the smallest normal number only covers underflow: for a person, that is 'exact'."""
+    return "exact" if bound < np.finfo(dtype).tiny else f"bound {bound:.3g}"
+
+
+def assert_close(actual, expected, bound, what: str, impl, case: ConvCase | None, compared_with: str | None = None):
     """|actual - expected| <= bound elementwise (bound 0: bitwise equal); NaN must meet NaN, inf the same inf."""
     __tracebackhide__ = True
     assert_shape(actual, np.shape(expected), what, impl, case)
@@ -61,14 +195,21 @@ def assert_close(actual, expected, bound, what: str, impl, case: ConvCase, compa
     outside = difference > bound
     if not outside.any():
         return
-    excess = np.where(outside, difference / np.maximum(bound, np.finfo(np.float64).tiny), -np.inf)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        excess = np.where(outside, difference / np.maximum(bound, np.finfo(np.float64).tiny), -np.inf)
     worst = np.unravel_index(int(np.argmax(excess)), excess.shape)
-    detail = (
-        f"out[{', '.join(map(str, worst))}] = {actual[worst]!r}, but should be {expected[worst]!r} "
-        f"(|difference| {float(difference[worst]):.3g} > bound {float(bound[worst]):.3g}; "
-        f"{int(outside.sum())} of {outside.size} outputs outside the bound)"
-    )
-    raise failure(what, detail, impl, case, compared_with)
+    dtype = actual.dtype if actual.dtype.kind == "f" else np.float64
+    allowed = bound_text(float(bound[worst]), dtype)
+    comparison = "" if allowed == "exact" else f"|difference| {float(difference[worst]):.3g} > "
+    lines = [f"worst: out[{', '.join(map(str, worst))}] = {actual[worst]}, expected {expected[worst]} "
+             f"({comparison}{allowed})"]  # fmt: skip
+    if compared_with:
+        lines.append(f"expected: {compared_with}")
+    hint = None
+    if isinstance(case, ConvCase):
+        hint = functools.partial(likely_cause, impl, case)
+    detail = f"{int(outside.sum())} of {outside.size} outputs outside the bound"
+    raise PropertyFailure(what, detail, impl, case, lines, hint)
 
 
 def evidence(expected: np.ndarray) -> str:
@@ -82,5 +223,6 @@ def evidence(expected: np.ndarray) -> str:
 
 
 def record_evidence(expected: np.ndarray) -> None:
-    """Tag the example for ``--hypothesis-show-statistics``."""
-    event(evidence(expected))
+    """Tag the example for ``--hypothesis-show-statistics`` (nothing when a check is replayed outside Hypothesis)."""
+    if currently_in_test_context():
+        event(evidence(expected))

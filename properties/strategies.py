@@ -1,13 +1,18 @@
 """Every Hypothesis strategy of the suite, valid by construction.
 
 A :class:`ConvCase` is a small, printable configuration: geometry, dtype, how values are drawn, memory layouts and a
-seed. Its arrays are made from the seed, so a failing case reproduces from its one-line repr alone, and Hypothesis
-shrinks the configuration (sizes, stride, padding, ...) towards the smallest that still fails.
+seed. Hypothesis draws the leading values of each array itself (up to :data:`DRAWN` of them; the rest come from the
+seed), and the case carries them, so that a failure shrinks to the fewest and smallest nonzero values: they are the
+values of small-integer data, and the zero pattern of float data. A failing case replays from its code alone, and
+Hypothesis shrinks the configuration (sizes, stride, padding, ...) towards the smallest that still fails.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import functools
+import itertools
+import math
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from hypothesis import strategies as st
@@ -100,9 +105,23 @@ CORNERS = (
 )
 
 
+INT_VALUES = (-3, 3)  # small integers: every product and partial sum of the drawn shapes is exact
+DRAWN = (64, 64, 16)  # leading elements of x, weight and bias whose values Hypothesis draws
+
+
+# Each drawn byte as its value + 3: byte 0 is value 0 and small bytes are small values, as Hypothesis shrinks them.
+_SHIFTED_VALUE = bytes((byte + 3) % 7 for byte in range(256))
+
+
+def leading_values(pool: bytes, count: int) -> tuple[int, ...]:
+    """The first ``count`` values (in INT_VALUES) of a drawn pool, without trailing zeros."""
+    return tuple(shifted - 3 for shifted in pool[:count].translate(_SHIFTED_VALUE).rstrip(b"\x03"))
+
+
 @dataclass(frozen=True)
 class ConvCase:
-    """One conv2d configuration, with its data described (not stored) so that it prints and replays."""
+    """One conv2d configuration, with its data described (a seed and the drawn leading values) so that it prints
+    and replays."""
 
     n: int = 1
     c_in: int = 1
@@ -122,6 +141,20 @@ class ConvCase:
     layout: tuple[str, str] = ("contiguous", "contiguous")  # x, weight
     ints: bool = False  # pass stride, padding and dilation as one int where both axes agree
     seed: int = 0
+    # Drawn leading values of (x, weight, bias) in C order, trailing zeros left out (see ``arrays``); None: all seeded
+    data: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = None
+
+    def __post_init__(self):
+        """Drawn values beyond an array's size (a case whose shapes were changed) are dropped."""
+        if self.data is not None:
+            sizes = [0 if shape is None else math.prod(shape) for shape in self.shapes()]
+            kept = tuple(tuple(v[: min(size, k)]) for v, size, k in zip(self.data, sizes, DRAWN, strict=True))
+            object.__setattr__(self, "data", kept)
+
+    def shapes(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...] | None]:
+        """The shapes of x, weight and bias (None without bias)."""
+        weight = (self.c_out, self.c_in // self.groups, self.kh, self.kw)
+        return (self.n, self.c_in, self.h, self.w), weight, (self.c_out,) if self.bias else None
 
     def geometry(self) -> dict:
         """The keyword arguments of the conv2d call."""
@@ -137,15 +170,31 @@ class ConvCase:
         }
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Fresh (x, weight, bias) for this case, in the case's memory layouts."""
+        """Fresh (x, weight, bias) for this case, in the case's memory layouts.
+
+        Values come from the seed; where the case carries drawn values (the first ``DRAWN`` elements of each array),
+        small-integer data take them, and float data keep their seeded value only where the drawn one is nonzero.
+        """
         rng = np.random.default_rng(self.seed)
-        x = draw_values(rng, (self.n, self.c_in, self.h, self.w), self.values, self.scale[0], self.dtype)
-        weight = draw_values(rng, (self.c_out, self.c_in // self.groups, self.kh, self.kw), self.values,
-                             self.scale[1], self.dtype)  # fmt: skip
-        bias = None
-        if self.bias:
-            bias = draw_values(rng, (self.c_out,), self.values, self.scale[0] + self.scale[1], self.dtype)
+        exponents = (self.scale[0], self.scale[1], self.scale[0] + self.scale[1])
+        arrays = []
+        for index, (shape, exponent) in enumerate(zip(self.shapes(), exponents, strict=True)):
+            if shape is None:
+                arrays.append(None)
+                continue
+            array = draw_values(rng, shape, self.values, exponent, self.dtype)
+            if self.data is not None:
+                head = array.reshape(-1)[: DRAWN[index]]
+                drawn = np.zeros(head.size)
+                drawn[: len(self.data[index])] = self.data[index]
+                head[...] = drawn if self.values == "int" else np.where(drawn != 0, head, 0)
+            arrays.append(array)
+        x, weight, bias = arrays
         return with_layout(x, self.layout[0]), with_layout(weight, self.layout[1]), bias
+
+    def reseeded(self, offset: int = 1) -> ConvCase:
+        """The same configuration with other values (from the seed plus ``offset``)."""
+        return replace(self, seed=self.seed + offset, data=None)
 
     def descriptor(self) -> str:
         """One line, e.g. ``n2 ic3 ih7 iw5 oc4 kh3 kw2 sh2 sw1 ph1 pw0 dh1 dw1 g1 bias float32 int``."""
@@ -170,9 +219,16 @@ class ConvCase:
         return replace(self, layout=("contiguous", "contiguous"))
 
     def code(self) -> str:
-        """A Python expression that rebuilds this case."""
-        fields = ", ".join(f"{key}={value!r}" for key, value in asdict(self).items())
-        return f"ConvCase({fields})"
+        """A Python expression that rebuilds this case (the fields that differ from their defaults)."""
+        changed = ((f.name, getattr(self, f.name)) for f in fields(self))
+        return "ConvCase(" + ", ".join(f"{name}={value!r}" for name, value in changed if value != DEFAULT[name]) + ")"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        """Hypothesis prints a drawn case as its one-line descriptor."""
+        printer.text(self.descriptor())
+
+
+DEFAULT = {f.name: f.default for f in fields(ConvCase)}
 
 
 def one_int_where_equal(pair):
@@ -183,7 +239,7 @@ def one_int_where_equal(pair):
 def draw_values(rng: np.random.Generator, shape, kind: str, exponent: int, dtype: str) -> np.ndarray:
     """Small integers (exact arithmetic) or floats of a given magnitude, never NaN, inf or subnormal."""
     if kind == "int":
-        values = rng.integers(-3, 4, size=shape)
+        values = rng.integers(INT_VALUES[0], INT_VALUES[1] + 1, size=shape)
     elif kind == "normal":
         values = rng.standard_normal(shape)
     elif kind == "positive":
@@ -397,7 +453,8 @@ def conv_cases(
                          min(top // groups, room(n, groups)))  # fmt: skip
         c_out_group = _count(draw, 1, limits.channels, CHANNEL_EDGES, min(top // groups, room(n, groups, c_group)))
     kind = draw(st.sampled_from(values))
-    return ConvCase(
+    scale = (draw(st.integers(-12, 12)), draw(st.integers(-12, 12)))  # drawn for every kind: see with_drawn_values
+    case = ConvCase(
         n=n,
         c_in=groups * c_group,
         h=h,
@@ -412,11 +469,42 @@ def conv_cases(
         bias=(capabilities.bias and draw(st.booleans())) if bias is None else bias,
         dtype=draw(st.sampled_from(capabilities.dtypes)),
         values=kind,
-        scale=(0, 0) if kind == "int" else (draw(st.integers(-12, 12)), draw(st.integers(-12, 12))),
+        scale=scale if kind != "int" else (0, 0),
         layout=(draw(st.sampled_from(LAYOUTS)), draw(st.sampled_from(LAYOUTS))) if layouts else LAYOUTS[:1] * 2,
         ints=ints,
         seed=draw(st.integers(0, 2**32 - 1)),
     )
+    return with_drawn_values(draw, case)
+
+
+def with_drawn_values(draw, case: ConvCase) -> ConvCase:
+    """``case`` carrying Hypothesis-drawn leading values for each array.
+
+    The values are one fixed-size draw, whatever the kind and the shapes, so that when Hypothesis shrinks the
+    geometry or switches float data to small integers the values stay where they were.
+    """
+    used = tuple(
+        0 if shape is None else min(math.prod(shape), k) for shape, k in zip(case.shapes(), DRAWN, strict=True)
+    )
+    pools = _split(draw(_pools(used)))
+    return replace(case, data=tuple(leading_values(pool, count) for pool, count in zip(pools, used, strict=True)))
+
+
+def _split(pools: bytes) -> list[bytes]:
+    """The drawn bytes as the pools of x, weight and bias."""
+    ends = itertools.accumulate(DRAWN)
+    return [pools[end - k : end] for end, k in zip(ends, DRAWN, strict=True)]
+
+
+@functools.cache
+def _pools(used: tuple[int, int, int]) -> st.SearchStrategy[bytes]:
+    """The bytes of all pools, with some nonzero value among the ``used`` ones of x and of weight (an all-zero
+    array shows nothing). Cached: a strategy is built and analysed once per shape, not per example."""
+
+    def shows_something(pools: bytes) -> bool:
+        return all(leading_values(pool, count) for pool, count in zip(_split(pools)[:2], used[:2], strict=True))
+
+    return st.binary(min_size=sum(DRAWN), max_size=sum(DRAWN)).filter(shows_something)
 
 
 def exact_cases(capabilities: Capabilities = Capabilities(), **constraints):
@@ -424,51 +512,106 @@ def exact_cases(capabilities: Capabilities = Capabilities(), **constraints):
     return conv_cases(capabilities, values=("int",), **constraints)
 
 
-def _corrupt(kind: str, x, weight, bias, geometry, draw):
+@dataclass(frozen=True)
+class InvalidCall:
+    """A call that breaks the contract in one named way, as data: it prints as code and replays itself.
+
+    It is made from a valid case: the arrays passed are Python expressions over the case's ``x``, ``weight`` and
+    ``bias`` (and ``np``), and ``keywords`` replace the case's geometry. ``argument`` is the argument that the
+    ValueError's message must name.
+    """
+
+    kind: str  # one of INVALID_CLASSES
+    argument: str
+    case: ConvCase
+    x: str = "x"
+    weight: str = "weight"
+    bias: str = "bias"
+    keywords: tuple[tuple[str, object], ...] = ()
+
+    def arrays(self) -> tuple:
+        """Fresh (x, weight, bias) of the invalid call."""
+        x, weight, bias = self.case.arrays()
+        scope = {"np": np, "x": x, "weight": weight, "bias": bias}
+        return tuple(eval(expression, scope) for expression in (self.x, self.weight, self.bias))
+
+    def geometry(self) -> dict:
+        """The keyword arguments of the invalid call."""
+        return {**self.case.geometry(), **dict(self.keywords)}
+
+    def changes(self) -> list[str]:
+        """What differs from the valid call, as ``name=code``."""
+        arrays = [f"{name}={value}" for name, value in self._arrays_code() if value != name]
+        return arrays + [f"{name}={value!r}" for name, value in self.keywords]
+
+    def _arrays_code(self):
+        return (("x", self.x), ("weight", self.weight), ("bias", self.bias))
+
+    def descriptor(self) -> str:
+        """One line: the class and what is invalid, e.g. ``stride < 1: stride=0 (from n1 ic1 ...)``."""
+        return f"{self.kind}: {', '.join(self.changes())} (from {self.case.descriptor()})"
+
+    def code(self) -> str:
+        """A Python expression that rebuilds this call."""
+        arrays = [f"{name}={value!r}" for name, value in self._arrays_code() if value != name]
+        keywords = [f"keywords={self.keywords!r}"] if self.keywords else []
+        return f"InvalidCall({', '.join([repr(self.kind), repr(self.argument), self.case.code(), *arrays, *keywords])})"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(self.descriptor())
+
+
+def _invalid(kind: str, case: ConvCase, draw) -> InvalidCall:
     """Change one thing about a valid call so that it breaks the contract in the named way."""
-    c_out, c_in = weight.shape[0], x.shape[1]
-    if kind == "x with 3 dimensions":
-        return x[0], weight, bias, geometry
-    if kind == "weight with 5 dimensions":
-        return x, weight[None], bias, geometry
-    if kind == "channel mismatch":
-        return x, np.concatenate([weight, weight], axis=1), bias, geometry
-    if kind == "groups not dividing C_in":
-        return x[:, :1].repeat(3, axis=1), weight[:2, :1], bias if bias is None else bias[:2], {**geometry, "groups": 2}
-    if kind == "groups not dividing C_out":
-        return x[:, :1].repeat(2, axis=1), weight[:1, :1].repeat(3, axis=0), None, {**geometry, "groups": 2}
-    if kind == "groups < 1":
-        return x, weight, bias, {**geometry, "groups": draw(st.sampled_from([0, -1]))}
-    if kind == "stride < 1":
-        return x, weight, bias, {**geometry, "stride": draw(st.sampled_from([0, -1, (1, 0), (0, 2)]))}
-    if kind == "stride not an integer":
-        return x, weight, bias, {**geometry, "stride": draw(st.sampled_from([1.5, (1, 0.5), "1", (1, 1, 1)]))}
-    if kind == "dilation < 1":
-        return x, weight, bias, {**geometry, "dilation": draw(st.sampled_from([0, -2, (1, 0)]))}
-    if kind == "negative padding":
-        return x, weight, bias, {**geometry, "padding": draw(st.sampled_from([-1, (0, -1), (-2, 1)]))}
-    if kind == "unknown padding":
-        return x, weight, bias, {**geometry, "padding": draw(st.sampled_from(["full", "SAME", "causal", 1.5]))}
-    if kind == "'same' with stride > 1":
-        return x, weight, bias, {**geometry, "padding": "same", "stride": draw(st.sampled_from([2, (1, 2), (3, 1)]))}
-    if kind == "kernel larger than the padded input":
-        big = np.zeros((c_out, weight.shape[1], x.shape[2] + 1, 1), dtype=weight.dtype)
-        return x, big, bias, {**geometry, "padding": 0, "dilation": 1}
-    if kind == "dilated kernel larger than the padded input":
-        tall = np.ones((c_out, weight.shape[1], 2, 1), dtype=weight.dtype)
-        return x, tall, bias, {**geometry, "padding": 0, "dilation": (x.shape[2], 1)}
-    if kind == "bias of the wrong shape":
-        return x, weight, draw(st.sampled_from([np.zeros(c_out + 1), np.zeros((c_out, 1))])).astype(x.dtype), geometry
-    if kind == "mixed dtypes":
-        other = np.float64 if x.dtype == np.float32 else np.float32
-        return x, weight.astype(other), bias, geometry
-    if kind == "integer arrays":
-        return x.astype(np.int64), weight.astype(np.int64), None, geometry
-    if kind == "complex arrays":
-        return x.astype(np.complex128), weight.astype(np.complex128), None, geometry
-    if kind == "a Python list":
-        return x.tolist(), weight, bias, geometry
-    raise AssertionError(f"unknown invalid class {kind!r} ({c_in=})")
+
+    def call(argument, **changes):
+        keywords = tuple(
+            (key, changes.pop(key)) for key in ("stride", "padding", "dilation", "groups") if key in changes
+        )
+        return InvalidCall(kind, argument, case, keywords=keywords, **changes)
+
+    other_float = "np.float64" if case.dtype == "float32" else "np.float32"
+    choices = {
+        "x with 3 dimensions": lambda: call("x", x="x[0]"),
+        "weight with 5 dimensions": lambda: call("weight", weight="weight[None]"),
+        "channel mismatch": lambda: call("weight", weight="np.concatenate([weight, weight], axis=1)"),
+        "groups not dividing C_in": lambda: call(
+            "groups",
+            x="x[:, :1].repeat(3, axis=1)",
+            weight="weight[:2, :1]",
+            bias="None if bias is None else bias[:2]",
+            groups=2,
+        ),
+        "groups not dividing C_out": lambda: call(
+            "groups", x="x[:, :1].repeat(2, axis=1)", weight="weight[:1, :1].repeat(3, axis=0)", bias="None", groups=2
+        ),
+        "groups < 1": lambda: call("groups", groups=draw(st.sampled_from([0, -1]))),
+        "stride < 1": lambda: call("stride", stride=draw(st.sampled_from([0, -1, (1, 0), (0, 2)]))),
+        "stride not an integer": lambda: call("stride", stride=draw(st.sampled_from([1.5, (1, 0.5), "1", (1, 1, 1)]))),
+        "dilation < 1": lambda: call("dilation", dilation=draw(st.sampled_from([0, -2, (1, 0)]))),
+        "negative padding": lambda: call("padding", padding=draw(st.sampled_from([-1, (0, -1), (-2, 1)]))),
+        "unknown padding": lambda: call("padding", padding=draw(st.sampled_from(["full", "SAME", "causal", 1.5]))),
+        "'same' with stride > 1": lambda: call(
+            "padding", padding="same", stride=draw(st.sampled_from([2, (1, 2), (3, 1)]))
+        ),
+        "kernel larger than the padded input": lambda: call(
+            "weight", weight="np.zeros((*weight.shape[:2], x.shape[2] + 1, 1), weight.dtype)", padding=0, dilation=1
+        ),
+        "dilated kernel larger than the padded input": lambda: call(
+            "weight", weight="np.ones((*weight.shape[:2], 2, 1), weight.dtype)", padding=0, dilation=(case.h, 1)
+        ),
+        "bias of the wrong shape": lambda: call(
+            "bias",
+            bias=draw(st.sampled_from(["np.zeros(len(weight) + 1, x.dtype)", "np.zeros((len(weight), 1), x.dtype)"])),
+        ),
+        "mixed dtypes": lambda: call("weight", weight=f"weight.astype({other_float})"),
+        "integer arrays": lambda: call("x", x="x.astype(np.int64)", weight="weight.astype(np.int64)", bias="None"),
+        "complex arrays": lambda: call(
+            "x", x="x.astype(np.complex128)", weight="weight.astype(np.complex128)", bias="None"
+        ),
+        "a Python list": lambda: call("x", x="x.tolist()"),
+    }
+    return choices[kind]()
 
 
 INVALID_CLASSES = (
@@ -495,12 +638,13 @@ INVALID_CLASSES = (
 
 
 @st.composite
-def invalid_calls(draw, kind: str, capabilities: Capabilities = Capabilities()):
-    """A call that breaks the contract in exactly the named way: (case, x, weight, bias, geometry)."""
+def invalid_calls(draw, kind: str, capabilities: Capabilities = Capabilities()) -> InvalidCall:
+    """A call that breaks the contract in exactly the named way, made from a small valid case."""
     case = draw(conv_cases(capabilities, values=("int",), layouts=False, padding_modes=("pair",)))
-    case = replace(case, groups=1, c_in=max(case.c_in // case.groups, 1), stride=(1, 1), dilation=(1, 1))
-    x, weight, bias = case.arrays()
-    return (case, *_corrupt(kind, x, weight, bias, case.geometry(), draw))
+    case = replace(
+        case, groups=1, c_in=max(case.c_in // case.groups, 1), stride=(1, 1), dilation=(1, 1), ints=False, data=None
+    )
+    return _invalid(kind, case, draw)
 
 
 # --- Extreme arguments and state between calls ----------------------------------------------------------------------
@@ -661,9 +805,11 @@ def call_sequences(draw, capabilities: Capabilities = Capabilities(), length: in
     for _ in range(length - 1):
         how = draw(st.sampled_from(("other values", "other dtype", "other case")))
         if how == "other values":
-            cases.append(replace(first, seed=draw(st.integers(0, 2**32 - 1))))
+            cases.append(replace(first, seed=draw(st.integers(0, 2**32 - 1)), data=None))
         elif how == "other dtype" and len(capabilities.dtypes) > 1:
-            cases.append(replace(first, dtype=draw(st.sampled_from(capabilities.dtypes)), seed=first.seed + 1))
+            cases.append(
+                replace(first, dtype=draw(st.sampled_from(capabilities.dtypes)), seed=first.seed + 1, data=None)
+            )
         else:
             cases.append(draw(conv_cases(capabilities)))
     return cases

@@ -7,6 +7,7 @@ import pytest
 from impls import UnsupportedConfiguration, normalize
 from properties import isolation
 from properties.errors import error_bound, is_exact_data
+from properties.reporting import PropertyFailure, crashed
 
 
 def examples(factor: float) -> pytest.MarkDecorator:
@@ -16,15 +17,22 @@ def examples(factor: float) -> pytest.MarkDecorator:
 
 
 def call_or_skip(impl, x, weight, bias=None, **geometry):
-    """Call ``impl``, skipping (with the reason) a configuration outside its declared capabilities."""
+    """Call ``impl``, skipping (with the reason) a configuration outside its declared capabilities.
+
+    Any exception from a call inside the contract is a failure of the implementation (the check that called gives
+    it its case and reproduction); refusing a declared capability is one too, not a skip.
+    """
+    __tracebackhide__ = True
     reason = impl.capabilities.why_unsupported(normalize(x, weight, bias, **geometry), geometry)
     if reason:
         pytest.skip(f"{impl.name}: {reason} (declared)")
     try:
         with isolation.watching(impl.name, isolation.describe_call(x, weight, bias, geometry)):
             return impl(x, weight, bias, **geometry)
-    except UnsupportedConfiguration as error:  # refusing a declared capability is a failure, not a skip
-        raise AssertionError(f"{impl.name} refused a configuration it declares: {error}") from error
+    except UnsupportedConfiguration as error:
+        raise PropertyFailure("declared capabilities", f"refused a configuration it declares: {error}", impl) from None
+    except Exception as error:
+        raise crashed(impl, error) from None
 
 
 def require(impl, condition: bool, reason: str) -> None:

@@ -8,29 +8,43 @@ from impls import normalize
 from properties import isolation
 from properties.errors import error_bound
 from properties.oracle import reference_conv2d
-from properties.reporting import assert_close, record_evidence, reproduction
+from properties.reporting import assert_close, record_evidence, reproducible
 from properties.strategies import LARGE, conv_cases
 from properties.support import allowed_difference, call_or_skip, examples, require
 
 pytestmark = pytest.mark.family("agreement")
 
 
-def assert_matches_oracle(impl, case, what: str) -> None:
+@reproducible
+def check_matches_oracle(impl, case, what: str = "agreement with the oracle") -> None:
     """One call of ``impl`` on ``case`` against the oracle, within the implementation's declared error bound."""
+    __tracebackhide__ = True
     x, weight, bias = case.arrays()
     out = call_or_skip(impl, x, weight, bias, **case.geometry())
     expected = reference_conv2d(x, weight, bias, **case.geometry())
     record_evidence(expected)
     bound = error_bound(impl.error_model, x, weight, bias, **case.geometry())
-    assert_close(out, expected, bound, what, impl, case)
+    assert_close(out, expected, bound, what, impl, case, "the oracle, within the error bound")
+
+
+@reproducible
+def check_agrees_with(impl, case, other) -> None:
+    """``impl`` and ``other`` on ``case`` differ by at most the sum of their bounds (bitwise on small integers)."""
+    __tracebackhide__ = True
+    x, weight, bias = case.arrays()
+    out = call_or_skip(impl, x, weight, bias, **case.geometry())
+    with isolation.watching(other.name, case.descriptor()):
+        theirs = other(x, weight, bias, **case.geometry())
+    tolerance = allowed_difference([impl, other], x, weight, bias, **case.geometry())
+    assert_close(out, theirs, tolerance, f"agreement with {other.name}", impl, case, f"the result of {other.name}")
 
 
 @examples(2.5)
 @given(data=st.data())
 def test_matches_oracle_within_error_bound(impl, data):
     """|conv2d - exact| <= the declared error model's bound, element by element."""
-    case = data.draw(conv_cases(impl.capabilities), label="case")
-    assert_matches_oracle(impl, case, "agreement with the oracle")
+    __tracebackhide__ = True
+    check_matches_oracle(impl, case=data.draw(conv_cases(impl.capabilities), label="case"))
 
 
 @examples(0.25)
@@ -38,24 +52,21 @@ def test_matches_oracle_within_error_bound(impl, data):
 def test_matches_oracle_on_larger_layers(impl, data):
     """The same bound past the small cases: up to 24 channels and 48x48 planes, where blocked or tiled code has
     remainders and chunk boundaries that small cases never reach."""
+    __tracebackhide__ = True
     cost = LARGE.max_gflop()
     require(impl, impl.max_gflop is None or impl.max_gflop >= cost, f"cost hint max_gflop below {cost:.2g} GFLOP")
     case = data.draw(conv_cases(impl.capabilities, limits=LARGE), label="case")
-    assert_matches_oracle(impl, case, "agreement with the oracle on a larger layer")
+    check_matches_oracle(impl, case=case, what="agreement with the oracle on a larger layer")
 
 
 @examples(1)
 @given(data=st.data())
 def test_agrees_with_every_other_implementation(impl, registry, data):
     """Two implementations differ by at most the sum of their bounds (bitwise on small-integer data)."""
+    __tracebackhide__ = True
     case = data.draw(conv_cases(impl.capabilities), label="case")
     x, weight, bias = case.arrays()
-    out = call_or_skip(impl, x, weight, bias, **case.geometry())
     problem = normalize(x, weight, bias, **case.geometry())
     for other in registry.values():
-        if other is impl or not other.supports(problem, case.geometry()):
-            continue
-        with isolation.watching(other.name, case.descriptor(), reproduction(other, case)):
-            theirs = other(x, weight, bias, **case.geometry())
-        tolerance = allowed_difference([impl, other], x, weight, bias, **case.geometry())
-        assert_close(out, theirs, tolerance, f"agreement with {other.name}", impl, case)
+        if other is not impl and other.supports(problem, case.geometry()):
+            check_agrees_with(impl, case=case, other=other)

@@ -5,21 +5,28 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from properties.oracle import reference_conv2d
-from properties.reporting import assert_close, record_evidence
+from properties.reporting import assert_close, record_evidence, reproducible
 from properties.strategies import exact_cases
 from properties.support import call_or_skip, examples, require
 
 pytestmark = pytest.mark.family("exactness")
 
 
-@examples(1)
-@given(data=st.data())
-def test_integer_data_give_bitwise_exact_results(impl, data):
-    """Any summation order gives the exact integer: a single differing bit is a wrong term, not rounding."""
-    require(impl, impl.error_model == "exact-summation", "normwise error model: exempt from bitwise exactness")
-    case = data.draw(exact_cases(impl.capabilities), label="case")
+@reproducible
+def check_bitwise_exact(impl, case) -> None:
+    """The call on ``case`` (small-integer data) equals the exact result, bitwise."""
+    __tracebackhide__ = True
     x, weight, bias = case.arrays()
     out = call_or_skip(impl, x, weight, bias, **case.geometry())
     expected = reference_conv2d(x, weight, bias, **case.geometry())
     record_evidence(expected)
-    assert_close(out, expected, 0.0, "bitwise exactness on integer data", impl, case)
+    assert_close(out, expected, 0.0, "bitwise exactness on integer data", impl, case, "the oracle, bitwise")
+
+
+@examples(1)
+@given(data=st.data())
+def test_integer_data_give_bitwise_exact_results(impl, data):
+    """Any summation order gives the exact integer: a single differing bit is a wrong term, not rounding."""
+    __tracebackhide__ = True
+    require(impl, impl.error_model == "exact-summation", "normwise error model: exempt from bitwise exactness")
+    check_bitwise_exact(impl, case=data.draw(exact_cases(impl.capabilities), label="case"))

@@ -10,29 +10,56 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from properties import isolation
 from properties.errors import error_bound
 from properties.memory import LIMIT_BYTES, measured
 from properties.oracle import reference_conv2d
-from properties.reporting import assert_close, failure
+from properties.reporting import PropertyFailure, assert_close, reproducible
 from properties.strategies import extreme_cases, past_the_limit_cases
 from properties.support import call_or_skip, examples
 
 pytestmark = pytest.mark.family("extreme_arguments")
 
 
-@examples(1)
-@given(data=st.data())
-def test_extreme_arguments_match_the_oracle_within_the_memory_bound(impl, data):
-    """The oracle's shape and values within the error bound, and at most 64 MiB of extra memory."""
-    case = data.draw(extreme_cases(impl.capabilities), label="case")
+@reproducible
+def check_extreme_arguments(impl, case) -> None:
+    """``case`` gives the oracle's values within the error bound, with at most 64 MiB of extra memory."""
+    __tracebackhide__ = True
     x, weight, bias = case.arrays()
     with measured() as usage:
         out = call_or_skip(impl, x, weight, bias, **case.geometry())
     expected = reference_conv2d(x, weight, bias, **case.geometry())
     bound = error_bound(impl.error_model, x, weight, bias, **case.geometry())
-    assert_close(out, expected, bound, "extreme arguments", impl, case)
+    assert_close(out, expected, bound, "extreme arguments", impl, case, "the oracle, within the error bound")
     if usage.extra(out.nbytes) > LIMIT_BYTES:
-        raise failure("memory follows the output", f"the call took {usage.describe(out.nbytes)}", impl, case)
+        raise PropertyFailure("memory follows the output", f"the call took {usage.describe(out.nbytes)}", impl, case)
+
+
+@reproducible
+def check_rejected_past_the_limit(impl, case, name: str) -> None:
+    """``case``, with ``name`` past what an index holds, raises the entry's argument error."""
+    __tracebackhide__ = True
+    expected = impl.argument_error
+    law = f"{name} past 2**63 - 1 is refused"
+    try:
+        with isolation.watching(impl.name, case.descriptor()):
+            out = impl(*case.arrays(), **case.geometry())
+    except ValueError as error:
+        if not isinstance(error, expected):
+            raise PropertyFailure(law, f"raised {error!r}, not a {expected.__name__}", impl, case) from None
+        return
+    except Exception as error:
+        raise PropertyFailure(law, f"raised {error!r}, not a {expected.__name__}", impl, case) from None
+    shape = getattr(out, "shape", None)
+    raise PropertyFailure(law, f"returned a result of shape {shape} instead of raising", impl, case)
+
+
+@examples(1)
+@given(data=st.data())
+def test_extreme_arguments_match_the_oracle_within_the_memory_bound(impl, data):
+    """The oracle's shape and values within the error bound, and at most 64 MiB of extra memory."""
+    __tracebackhide__ = True
+    check_extreme_arguments(impl, case=data.draw(extreme_cases(impl.capabilities), label="case"))
 
 
 @examples(0.25)
@@ -41,15 +68,6 @@ def test_numbers_past_an_index_are_rejected_naming_the_argument(impl, data):
     """A stride, padding or dilation past 2**63 - 1, or one that makes the padded extent or the dilated span exceed
     it, raises the entry's ValueError (not an overflow, a TypeError or a huge allocation). As for every invalid
     argument, the type is checked and the message shown (the project's own messages are tested in tests/)."""
+    __tracebackhide__ = True
     case, name = data.draw(past_the_limit_cases(impl.capabilities), label="case")
-    expected = impl.argument_error
-    what = f"{name} past 2**63 - 1"
-    try:
-        out = impl(*case.arrays(), **case.geometry())
-    except ValueError as error:
-        if not isinstance(error, expected):
-            raise failure(what, f"raised {error!r}, not a {expected.__name__}", impl, case) from error
-        return
-    except Exception as error:
-        raise failure(what, f"raised {error!r}, not a {expected.__name__} naming {name}", impl, case) from error
-    raise failure(what, f"returned a result of shape {getattr(out, 'shape', None)} instead of raising", impl, case)
+    check_rejected_past_the_limit(impl, case=case, name=name)

@@ -1,7 +1,7 @@
 """Invalid arguments: every class of contract violation is rejected with a ValueError, by every implementation.
 
-The check matches the exception type only and shows the message; an entry may require a subclass (the project's
-:class:`impls.ConvArgumentError` for the entries of ``impls``, whose messages the project's own tests check).
+The check matches the exception type only and shows the message; registered implementations additionally raise
+the project's :class:`impls.ConvArgumentError`, whose messages the project's own tests check.
 """
 
 import pytest
@@ -9,9 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from properties import isolation
-from properties.reporting import failure
-from properties.strategies import INVALID_CLASSES, invalid_calls
+from properties.reporting import PropertyFailure, reproducible, where
+from properties.strategies import INVALID_CLASSES, InvalidCall, invalid_calls
 from properties.support import examples, require
+
+pytestmark = pytest.mark.family("invalid_arguments")
 
 
 def declares_the_form_of(impl, kind: str) -> bool:
@@ -22,7 +24,25 @@ def declares_the_form_of(impl, kind: str) -> bool:
     return kind != "bias of the wrong shape" or capabilities.bias
 
 
-pytestmark = pytest.mark.family("invalid_arguments")
+@reproducible
+def check_refuses(impl, call: InvalidCall) -> None:
+    """The invalid ``call`` raises the implementation's argument error (a ValueError)."""
+    __tracebackhide__ = True
+    x, weight, bias = call.arrays()
+    expected = impl.argument_error
+    law = "invalid arguments are refused"
+    try:
+        with isolation.watching(impl.name, f"{call}"):
+            out = impl(x, weight, bias, **call.geometry())
+    except ValueError as error:
+        if not isinstance(error, expected):
+            raise PropertyFailure(law, f"raised {error!r}, not {expected.__name__}", impl, call) from None
+        return
+    except Exception as error:
+        detail = f"raised {error!r} (at {where(error)}), not {expected.__name__}"
+        raise PropertyFailure(law, detail, impl, call) from None
+    shape = getattr(out, "shape", type(out).__name__)
+    raise PropertyFailure(law, f"returned a result of shape {shape} instead of raising {expected.__name__}", impl, call)
 
 
 @pytest.mark.parametrize("kind", INVALID_CLASSES)
@@ -30,22 +50,6 @@ pytestmark = pytest.mark.family("invalid_arguments")
 @given(data=st.data())
 def test_invalid_arguments_raise_value_error(impl, kind, data):
     """A call that breaks the contract raises ValueError (not a crash, not a silent result)."""
+    __tracebackhide__ = True
     require(impl, declares_the_form_of(impl, kind), f"no argument of the form '{kind}' declared")
-    case, x, weight, bias, geometry = data.draw(invalid_calls(kind, impl.capabilities), label="call")
-    call = f"conv2d(x, weight, bias, **{geometry!r})"
-    try:
-        with isolation.watching(impl.name, f"{kind}: {isolation.describe_call(x, weight, bias, geometry)}"):
-            out = impl(x, weight, bias, **geometry)
-    except ValueError as error:
-        expected = impl.argument_error
-        if not isinstance(error, expected):
-            raise failure(
-                f"invalid arguments ({kind})", f"raised {error!r}, not {expected.__name__}", impl, case, call
-            ) from error
-        return
-    except Exception as error:
-        raise failure(f"invalid arguments ({kind})", f"raised {error!r}, not ValueError", impl, case, call) from error
-    shape = getattr(out, "shape", type(out).__name__)
-    raise failure(
-        f"invalid arguments ({kind})", f"returned a result of shape {shape} instead of raising", impl, case, call
-    )
+    check_refuses(impl, call=data.draw(invalid_calls(kind, impl.capabilities), label="call"))

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from properties.oracle import explicit_padding
-from properties.reporting import assert_close
+from properties.oracle import explicit_padding, reference_conv2d
+from properties.reporting import assert_close, reproducible
 from properties.strategies import exact_cases
 from properties.support import allowed_difference, call_or_skip, examples, require, supports_value
 
@@ -31,6 +31,7 @@ class Side(NamedTuple):
 
 def evaluate(impl, x, weight, bias=None, **geometry) -> Side:
     """One call of ``impl`` with how far it may be from exact."""
+    __tracebackhide__ = True
     out = call_or_skip(impl, x, weight, bias, **geometry)
     return Side(out, allowed_difference([impl], x, weight, bias, **geometry))
 
@@ -41,6 +42,7 @@ def part(side: Side, index) -> Side:
 
 
 def assert_law(law: str, lhs: Side, rhs: Side, impl, case, relation: str) -> None:
+    __tracebackhide__ = True
     assert_close(lhs.out, rhs.out, lhs.tolerance + rhs.tolerance, f"law '{law}'", impl, case, relation)
 
 
@@ -48,13 +50,10 @@ def cases(impl, data, **constraints):
     return data.draw(exact_cases(impl.capabilities, **constraints), label="case")
 
 
-@examples(LAW_EXAMPLES)
-@given(data=st.data())
-def test_linear_in_the_input(impl, data):
-    """f(a*x1 + b*x2) == a*f(x1) + b*f(x2)."""
-    case = cases(impl, data, bias=False)
-    (x1, weight, _), (x2, _, _) = case.arrays(), replace(case, seed=case.seed + 1).arrays()
-    a, b = data.draw(st.integers(-3, 3), label="a"), data.draw(st.integers(-3, 3), label="b")
+@reproducible
+def check_linear_in_the_input(impl, case, a: int, b: int) -> None:
+    __tracebackhide__ = True
+    (x1, weight, _), (x2, _, _) = case.arrays(), case.reseeded().arrays()
     first, second = evaluate(impl, x1, weight, **case.geometry()), evaluate(impl, x2, weight, **case.geometry())
     combined = evaluate(impl, a * x1 + b * x2, weight, **case.geometry())
     mixed = Side(a * first.out + b * second.out, abs(a) * first.tolerance + abs(b) * second.tolerance)
@@ -63,11 +62,18 @@ def test_linear_in_the_input(impl, data):
 
 @examples(LAW_EXAMPLES)
 @given(data=st.data())
-def test_linear_in_the_weight(impl, data):
-    """f(x; a*w1 + b*w2) == a*f(x; w1) + b*f(x; w2)."""
+def test_linear_in_the_input(impl, data):
+    """f(a*x1 + b*x2) == a*f(x1) + b*f(x2)."""
+    __tracebackhide__ = True
     case = cases(impl, data, bias=False)
-    (x, w1, _), (_, w2, _) = case.arrays(), replace(case, seed=case.seed + 1).arrays()
     a, b = data.draw(st.integers(-3, 3), label="a"), data.draw(st.integers(-3, 3), label="b")
+    check_linear_in_the_input(impl, case=case, a=a, b=b)
+
+
+@reproducible
+def check_linear_in_the_weight(impl, case, a: int, b: int) -> None:
+    __tracebackhide__ = True
+    (x, w1, _), (_, w2, _) = case.arrays(), case.reseeded().arrays()
     first, second = evaluate(impl, x, w1, **case.geometry()), evaluate(impl, x, w2, **case.geometry())
     combined = evaluate(impl, x, a * w1 + b * w2, **case.geometry())
     mixed = Side(a * first.out + b * second.out, abs(a) * first.tolerance + abs(b) * second.tolerance)
@@ -76,10 +82,17 @@ def test_linear_in_the_weight(impl, data):
 
 @examples(LAW_EXAMPLES)
 @given(data=st.data())
-def test_bias_adds_a_per_channel_constant(impl, data):
-    """f(x; w, b) == f(x; w) + b[c_out]."""
-    require(impl, impl.capabilities.bias, "no bias")
-    case = cases(impl, data, bias=True)
+def test_linear_in_the_weight(impl, data):
+    """f(x; a*w1 + b*w2) == a*f(x; w1) + b*f(x; w2)."""
+    __tracebackhide__ = True
+    case = cases(impl, data, bias=False)
+    a, b = data.draw(st.integers(-3, 3), label="a"), data.draw(st.integers(-3, 3), label="b")
+    check_linear_in_the_weight(impl, case=case, a=a, b=b)
+
+
+@reproducible
+def check_bias_adds_a_constant(impl, case) -> None:
+    __tracebackhide__ = True
     x, weight, bias = case.arrays()
     with_bias = evaluate(impl, x, weight, bias, **case.geometry())
     without = evaluate(impl, x, weight, None, **case.geometry())
@@ -89,10 +102,16 @@ def test_bias_adds_a_per_channel_constant(impl, data):
 
 @examples(LAW_EXAMPLES)
 @given(data=st.data())
-def test_stride_subsamples_the_stride_one_output(impl, data):
-    """f(x; stride=(sh, sw)) == f(x; stride=1)[..., ::sh, ::sw]."""
-    require(impl, supports_value(impl.capabilities.strides, lambda s: s > 1), "stride 1 only")
-    case = cases(impl, data, padding_modes=("pair", "valid"))
+def test_bias_adds_a_per_channel_constant(impl, data):
+    """f(x; w, b) == f(x; w) + b[c_out]."""
+    __tracebackhide__ = True
+    require(impl, impl.capabilities.bias, "no bias")
+    check_bias_adds_a_constant(impl, case=cases(impl, data, bias=True))
+
+
+@reproducible
+def check_stride_is_subsampling(impl, case) -> None:
+    __tracebackhide__ = True
     strided = evaluate(impl, *case.arrays(), **case.geometry())
     dense = evaluate(impl, *case.arrays(), **{**case.geometry(), "stride": 1})
     sh, sw = case.stride
@@ -102,11 +121,16 @@ def test_stride_subsamples_the_stride_one_output(impl, data):
 
 @examples(LAW_EXAMPLES)
 @given(data=st.data())
-def test_dilation_equals_a_zero_inserted_kernel(impl, data):
-    """f(x; w, dilation=d) == f(x; w with d-1 zeros between taps, dilation=1)."""
-    require(impl, supports_value(impl.capabilities.dilations, lambda d: d > 1), "dilation 1 only")
-    require(impl, impl.capabilities.kernel_sizes is None, "only some kernel sizes")
-    case = cases(impl, data)
+def test_stride_subsamples_the_stride_one_output(impl, data):
+    """f(x; stride=(sh, sw)) == f(x; stride=1)[..., ::sh, ::sw]."""
+    __tracebackhide__ = True
+    require(impl, supports_value(impl.capabilities.strides, lambda s: s > 1), "stride 1 only")
+    check_stride_is_subsampling(impl, case=cases(impl, data, padding_modes=("pair", "valid")))
+
+
+@reproducible
+def check_dilation_is_a_zero_inserted_kernel(impl, case) -> None:
+    __tracebackhide__ = True
     x, weight, bias = case.arrays()
     dh, dw = case.dilation
     inserted = np.zeros(weight.shape[:2] + (dh * (case.kh - 1) + 1, dw * (case.kw - 1) + 1), dtype=weight.dtype)
@@ -118,9 +142,17 @@ def test_dilation_equals_a_zero_inserted_kernel(impl, data):
 
 @examples(LAW_EXAMPLES)
 @given(data=st.data())
-def test_padding_equals_explicit_zero_padding(impl, data):
-    """f(x; padding=p) == f(np.pad(x, p); padding=0), for pairs, 'same' (extra zero bottom/right) and 'valid'."""
-    case = cases(impl, data)
+def test_dilation_equals_a_zero_inserted_kernel(impl, data):
+    """f(x; w, dilation=d) == f(x; w with d-1 zeros between taps, dilation=1)."""
+    __tracebackhide__ = True
+    require(impl, supports_value(impl.capabilities.dilations, lambda d: d > 1), "dilation 1 only")
+    require(impl, impl.capabilities.kernel_sizes is None, "only some kernel sizes")
+    check_dilation_is_a_zero_inserted_kernel(impl, case=cases(impl, data))
+
+
+@reproducible
+def check_padding_is_explicit_zero_padding(impl, case) -> None:
+    __tracebackhide__ = True
     x, weight, bias = case.arrays()
     top, bottom, left, right = explicit_padding(case.padding, (case.kh, case.kw), case.dilation)
     padded_x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
@@ -132,11 +164,16 @@ def test_padding_equals_explicit_zero_padding(impl, data):
 
 @examples(LAW_EXAMPLES)
 @given(data=st.data())
-def test_batch_items_are_independent(impl, data):
-    """f(x)[reversed batch] == f(x[reversed batch]) and f(x)[i] == f(x[i:i+1])[0]."""
-    case = cases(impl, data)
+def test_padding_equals_explicit_zero_padding(impl, data):
+    """f(x; padding=p) == f(np.pad(x, p); padding=0), for pairs, 'same' (extra zero bottom/right) and 'valid'."""
+    __tracebackhide__ = True
+    check_padding_is_explicit_zero_padding(impl, case=cases(impl, data))
+
+
+@reproducible
+def check_batch_independence(impl, case, item: int) -> None:
+    __tracebackhide__ = True
     x, weight, bias = case.arrays()
-    item = data.draw(st.integers(0, case.n - 1), label="item")
     whole = evaluate(impl, x, weight, bias, **case.geometry())
     reversed_batch = evaluate(impl, x[::-1], weight, bias, **case.geometry())
     single = evaluate(impl, x[item : item + 1], weight, bias, **case.geometry())
@@ -146,10 +183,16 @@ def test_batch_items_are_independent(impl, data):
 
 @examples(LAW_EXAMPLES)
 @given(data=st.data())
-def test_groups_equal_concatenated_per_group_convolutions(impl, data):
-    """f(x; groups=g) == concat_k f(x[:, group k]; w[group k outputs]; groups=1) along channels."""
-    require(impl, impl.capabilities.groups, "groups=1 only")
-    case = cases(impl, data, min_groups=2)
+def test_batch_items_are_independent(impl, data):
+    """f(x)[reversed batch] == f(x[reversed batch]) and f(x)[i] == f(x[i:i+1])[0]."""
+    __tracebackhide__ = True
+    case = cases(impl, data)
+    check_batch_independence(impl, case=case, item=data.draw(st.integers(0, case.n - 1), label="item"))
+
+
+@reproducible
+def check_groups_are_independent(impl, case) -> None:
+    __tracebackhide__ = True
     x, weight, bias = case.arrays()
     c_in, c_out = case.c_in // case.groups, case.c_out // case.groups
     grouped = evaluate(impl, x, weight, bias, **case.geometry())
@@ -167,17 +210,24 @@ def test_groups_equal_concatenated_per_group_convolutions(impl, data):
     assert_law("groups are independent convolutions", grouped, joined, impl, case, "concat of per-group f(groups=1)")
 
 
+@examples(LAW_EXAMPLES)
+@given(data=st.data())
+def test_groups_equal_concatenated_per_group_convolutions(impl, data):
+    """f(x; groups=g) == concat_k f(x[:, group k]; w[group k outputs]; groups=1) along channels."""
+    __tracebackhide__ = True
+    require(impl, impl.capabilities.groups, "groups=1 only")
+    check_groups_are_independent(impl, case=cases(impl, data, min_groups=2))
+
+
 def _concat_tolerance(parts):
     if all(np.ndim(p.tolerance) == 0 for p in parts):
         return max(p.tolerance for p in parts)
     return np.concatenate([np.broadcast_to(p.tolerance, p.out.shape) for p in parts], axis=1)
 
 
-@examples(LAW_EXAMPLES)
-@given(data=st.data())
-def test_input_channels_contribute_additively(impl, data):
-    """f(x; w, b) == sum_c f(x[:, c]; w[:, c]) + b, for groups=1."""
-    case = replace(cases(impl, data), groups=1)
+@reproducible
+def check_additivity_over_input_channels(impl, case) -> None:
+    __tracebackhide__ = True
     x, weight, bias = case.arrays()
     whole = evaluate(impl, x, weight, bias, **case.geometry())
     parts = [evaluate(impl, x[:, c : c + 1], weight[:, c : c + 1], **case.geometry()) for c in range(case.c_in)]
@@ -188,13 +238,17 @@ def test_input_channels_contribute_additively(impl, data):
 
 @examples(LAW_EXAMPLES)
 @given(data=st.data())
-def test_translating_the_input_translates_the_output(impl, data):
-    """Without padding, dropping ty*sh rows and tx*sw columns of x drops ty rows and tx columns of f(x)."""
-    case = cases(impl, data, padding_modes=("valid", "none"))
+def test_input_channels_contribute_additively(impl, data):
+    """f(x; w, b) == sum_c f(x[:, c]; w[:, c]) + b, for groups=1."""
+    __tracebackhide__ = True
+    check_additivity_over_input_channels(impl, case=replace(cases(impl, data), groups=1))
+
+
+@reproducible
+def check_translation_equivariance(impl, case, ty: int, tx: int) -> None:
+    __tracebackhide__ = True
     x, weight, bias = case.arrays()
     full = evaluate(impl, x, weight, bias, **case.geometry())
-    ty = data.draw(st.integers(0, full.out.shape[2] - 1), label="ty")
-    tx = data.draw(st.integers(0, full.out.shape[3] - 1), label="tx")
     (sh, sw) = case.stride
     shifted = evaluate(impl, x[..., ty * sh :, tx * sw :], weight, bias, **case.geometry())
     cropped = part(full, (..., slice(ty, None), slice(tx, None)))
@@ -203,13 +257,20 @@ def test_translating_the_input_translates_the_output(impl, data):
 
 @examples(LAW_EXAMPLES)
 @given(data=st.data())
-def test_a_delta_kernel_reproduces_its_input(impl, data):
-    """A kernel that is 1 at tap (a, b) and 0 elsewhere copies the padded input, offset by the tap and strided."""
-    case = cases(impl, data, bias=False)
-    depthwise = impl.capabilities.groups and data.draw(st.booleans(), label="depthwise")
-    case = replace(case, c_out=case.c_in, groups=case.c_in if depthwise else 1)
+def test_translating_the_input_translates_the_output(impl, data):
+    """Without padding, dropping ty*sh rows and tx*sw columns of x drops ty rows and tx columns of f(x)."""
+    __tracebackhide__ = True
+    case = cases(impl, data, padding_modes=("valid", "none"))
+    rows, cols = reference_conv2d(*case.arrays(), **case.geometry()).shape[2:]
+    ty = data.draw(st.integers(0, rows - 1), label="ty")
+    tx = data.draw(st.integers(0, cols - 1), label="tx")
+    check_translation_equivariance(impl, case=case, ty=ty, tx=tx)
+
+
+@reproducible
+def check_delta_kernel_copies(impl, case, depthwise: bool, a: int, b: int) -> None:
+    __tracebackhide__ = True
     x, _, _ = case.arrays()
-    a, b = data.draw(st.integers(0, case.kh - 1), label="a"), data.draw(st.integers(0, case.kw - 1), label="b")
     weight = np.zeros((case.c_in, 1 if depthwise else case.c_in, case.kh, case.kw), dtype=x.dtype)
     weight[np.arange(case.c_in), 0 if depthwise else np.arange(case.c_in), a, b] = 1
     out = evaluate(impl, x, weight, **case.geometry())
@@ -221,3 +282,15 @@ def test_a_delta_kernel_reproduces_its_input(impl, data):
     copied = padded[:, :, a * dh :: sh, b * dw :: sw][:, :, :rows, :cols]
     relation = f"np.pad(x)[:, :, {a * dh}::{sh}, {b * dw}::{sw}] (delta at tap ({a}, {b}), depthwise={depthwise})"
     assert_law("a delta kernel copies its input", out, Side(copied, 0.0), impl, case, relation)
+
+
+@examples(LAW_EXAMPLES)
+@given(data=st.data())
+def test_a_delta_kernel_reproduces_its_input(impl, data):
+    """A kernel that is 1 at tap (a, b) and 0 elsewhere copies the padded input, offset by the tap and strided."""
+    __tracebackhide__ = True
+    case = cases(impl, data, bias=False)
+    depthwise = bool(impl.capabilities.groups and data.draw(st.booleans(), label="depthwise"))
+    case = replace(case, c_out=case.c_in, groups=case.c_in if depthwise else 1)
+    a, b = data.draw(st.integers(0, case.kh - 1), label="a"), data.draw(st.integers(0, case.kw - 1), label="b")
+    check_delta_kernel_copies(impl, case=case, depthwise=depthwise, a=a, b=b)

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from properties.reporting import PropertyFailure, reproducible
 from properties.strategies import allowed_values, one_int_where_equal
 from properties.support import call_or_skip, examples
 
@@ -68,15 +69,26 @@ def receptive_field_size(layers, axis: int) -> int:
     return size
 
 
-@examples(0.5)
-@given(data=st.data())
-def test_influence_of_one_output_is_its_receptive_field(impl, data):
-    """The inputs one output depends on are exactly the walked-back window; unclipped, of the formula's size."""
-    capabilities = impl.capabilities
-    layers = data.draw(st.lists(layer_axes(capabilities), min_size=1, max_size=3), label="layers")
-    height = data.draw(st.integers(smallest_input(layers, 0), max(smallest_input(layers, 0), MAX_INPUT)), label="H")
-    width = data.draw(st.integers(smallest_input(layers, 1), max(smallest_input(layers, 1), MAX_INPUT)), label="W")
-    dtype = capabilities.dtypes[0]
+def output_extent(layers, size: int, axis: int) -> int:
+    """The stack's output extent along ``axis`` for an input of ``size``."""
+    for kernel, stride, dilation, padding in layers:
+        size = (size + 2 * padding[axis] - dilation[axis] * (kernel[axis] - 1) - 1) // stride[axis] + 1
+    return size
+
+
+def pixels(mask: np.ndarray) -> str:
+    """The marked pixels of a plane as row and column ranges, e.g. ``rows 2-4 x columns 0-1 (6 pixels)``."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return "none"
+    return f"rows {rows.min()}-{rows.max()} x columns {cols.min()}-{cols.max()} ({int(mask.sum())} pixels)"
+
+
+@reproducible
+def check_receptive_field(impl, layers, height: int, width: int, output: tuple[int, int]) -> None:
+    """The input pixels that influence output ``output`` of the stack ``layers`` are its walked-back window."""
+    __tracebackhide__ = True
+    dtype = impl.capabilities.dtypes[0]
     deltas = np.eye(height * width, dtype=dtype).reshape(height * width, 1, height, width)  # one pixel per item
     activations, sizes = deltas, []
     for index, (kernel, stride, dilation, padding) in enumerate(layers):
@@ -85,25 +97,40 @@ def test_influence_of_one_output_is_its_receptive_field(impl, data):
         geometry = {"stride": one_int_where_equal(stride), "padding": one_int_where_equal(padding),
                     "dilation": one_int_where_equal(dilation)}  # fmt: skip
         activations = call_or_skip(impl, activations, weight, **geometry)
-    oi = data.draw(st.integers(0, activations.shape[2] - 1), label="output row")
-    oj = data.draw(st.integers(0, activations.shape[3] - 1), label="output column")
+    oi, oj = output
     influence = activations[:, 0, oi, oj].reshape(height, width) > 0.5  # influenced outputs are integers >= 1
     rows = predicted_inputs(layers, [s[0] for s in sizes], oi, 0)
     cols = predicted_inputs(layers, [s[1] for s in sizes], oj, 1)
     predicted = np.zeros((height, width), dtype=bool)
     if rows and cols:  # an output whose window lies in the padding sees no input at all
         predicted[np.ix_(sorted(rows), sorted(cols))] = True
-    stack = [f"k{k} s{s} d{d} p{p}" for k, s, d, p in layers]
-    assert np.array_equal(influence, predicted), (
-        f"receptive field of output ({oi}, {oj}) after {stack} on a {height}x{width} input [{impl.name}]: "
-        f"influenced input pixels\n{influence.astype(int)}\nbut the layer geometry predicts\n{predicted.astype(int)}"
-    )
+    stack = " | ".join(f"k{k} s{s} d{d} p{p}" for k, s, d, p in layers)
+    law = f"receptive field of output ({oi}, {oj})"
+    setting = f"after {stack} on a {height}x{width} input"
+    if not np.array_equal(influence, predicted):
+        lines = [f"influenced: {pixels(influence)}", f"predicted:  {pixels(predicted)}", setting]
+        detail = f"{int(np.sum(influence != predicted))} input pixels differ from the walked-back window"
+        raise PropertyFailure(law, detail, impl, lines=lines)
     for axis, index, found in ((0, oi, rows), (1, oj, cols)):
         axis_sizes = [size[axis] for size in sizes]
         if rows and cols and predicted_inputs(layers, axis_sizes, index, axis, clip=False) == found:  # nothing clipped
             measured = np.flatnonzero(influence.any(axis=1 - axis))
             extent, formula = int(measured.max() - measured.min() + 1), receptive_field_size(layers, axis)
-            assert extent == formula, (
-                f"receptive field of output ({oi}, {oj}) after {stack} spans {extent} inputs along axis {axis}, "
-                f"but 1 + sum (k-1)*d*prod(previous strides) = {formula} [{impl.name}]"
-            )
+            if extent != formula:
+                detail = (
+                    f"spans {extent} inputs along axis {axis}, but 1 + sum (k-1)*d*prod(previous strides) = {formula}"
+                )
+                raise PropertyFailure(law, detail, impl, lines=[setting])
+
+
+@examples(0.5)
+@given(data=st.data())
+def test_influence_of_one_output_is_its_receptive_field(impl, data):
+    """The inputs one output depends on are exactly the walked-back window; unclipped, of the formula's size."""
+    __tracebackhide__ = True
+    layers = data.draw(st.lists(layer_axes(impl.capabilities), min_size=1, max_size=3), label="layers")
+    height = data.draw(st.integers(smallest_input(layers, 0), max(smallest_input(layers, 0), MAX_INPUT)), label="H")
+    width = data.draw(st.integers(smallest_input(layers, 1), max(smallest_input(layers, 1), MAX_INPUT)), label="W")
+    oi = data.draw(st.integers(0, output_extent(layers, height, 0) - 1), label="output row")
+    oj = data.draw(st.integers(0, output_extent(layers, width, 1) - 1), label="output column")
+    check_receptive_field(impl, layers=tuple(layers), height=height, width=width, output=(oi, oj))

@@ -5,18 +5,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impls import normalize, output_size
-from properties.reporting import assert_shape
+from properties.reporting import assert_shape, reproducible
 from properties.strategies import conv_cases
 from properties.support import call_or_skip, examples
 
 pytestmark = pytest.mark.family("shape")
 
 
-@examples(1)
-@given(data=st.data())
-def test_output_shape_matches_formula(impl, data):
-    """The shape follows the seed's formula, with dilation and the contract's padding (incl. 'same', 'valid')."""
-    case = data.draw(conv_cases(impl.capabilities, values=("int",), layouts=False), label="case")
+@reproducible
+def check_output_shape(impl, case) -> None:
+    """The shape of the call on ``case`` follows the formula."""
+    __tracebackhide__ = True
     x, weight, bias = case.arrays()
     top, bottom, left, right = normalize(x, weight, bias, **case.geometry()).padding
     expected = (
@@ -27,3 +26,13 @@ def test_output_shape_matches_formula(impl, data):
     )
     out = call_or_skip(impl, x, weight, bias, **case.geometry())
     assert_shape(out, expected, "output shape", impl, case)
+
+
+@examples(1)
+@given(data=st.data())
+def test_output_shape_matches_formula(impl, data):
+    """The shape follows the seed's formula, with dilation and the contract's padding (incl. 'same', 'valid')."""
+    __tracebackhide__ = True
+    check_output_shape(
+        impl, case=data.draw(conv_cases(impl.capabilities, values=("int",), layouts=False), label="case")
+    )

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from properties.errors import error_bound
 from properties.oracle import explicit_padding, reference_conv2d
-from properties.reporting import assert_close
+from properties.reporting import assert_close, reproducible
 from properties.strategies import conv_cases
 from properties.support import call_or_skip, examples
 
@@ -48,18 +48,12 @@ def expected_classes(case, x, weight):
     return must_nan, must_pinf, must_ninf, may_nan
 
 
-@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
-@examples(0.75)
-@given(data=st.data())
-def test_nan_and_infinity_reach_exactly_the_windows_that_hold_them(impl, data):
-    """Non-finite inputs propagate as IEEE arithmetic says; they never vanish and never leak outside the window."""
-    case = data.draw(conv_cases(impl.capabilities, values=("int", "normal")), label="case")
-    case = replace(case, scale=(min(case.scale[0], 4), min(case.scale[1], 4)))  # far from overflow
+@reproducible
+def check_non_finite_propagation(impl, case, placed) -> None:
+    """``case`` with the non-finite values ``placed`` ((index, value) pairs) in x: IEEE propagation by window."""
+    __tracebackhide__ = True
     x, weight, bias = case.arrays()
-    count = data.draw(st.integers(1, 3), label="non-finite inputs")
-    positions = [data.draw(st.tuples(*(st.integers(0, s - 1) for s in x.shape)), label="at") for _ in range(count)]
-    values = [data.draw(st.sampled_from([np.nan, np.inf, -np.inf]), label="value") for _ in range(count)]
-    for position, value in zip(positions, values, strict=True):
+    for position, value in placed:
         x[position] = value  # x is a fresh array of this case
     out = call_or_skip(impl, x, weight, bias, **case.geometry())
     must_nan, must_pinf, must_ninf, may_nan = expected_classes(case, x, weight)
@@ -73,6 +67,21 @@ def test_nan_and_infinity_reach_exactly_the_windows_that_hold_them(impl, data):
             touched = np.any(~np.isfinite(x), axis=(1, 2, 3))[:, None, None, None]
             allowed |= ~np.isfinite(out) & touched
         expected = np.where(allowed, out, expected)
-    placed = ", ".join(f"x[{', '.join(map(str, p))}] = {v}" for p, v in zip(positions, values, strict=True))
-    what = f"non-finite propagation ({placed})"
+    shown = ", ".join(f"x[{', '.join(map(str, p))}] = {v}" for p, v in placed)
+    what = f"non-finite propagation ({shown})"
     assert_close(out, expected, bound, what, impl, case, "IEEE propagation through the windows that hold them")
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@examples(0.75)
+@given(data=st.data())
+def test_nan_and_infinity_reach_exactly_the_windows_that_hold_them(impl, data):
+    """Non-finite inputs propagate as IEEE arithmetic says; they never vanish and never leak outside the window."""
+    __tracebackhide__ = True
+    case = data.draw(conv_cases(impl.capabilities, values=("int", "normal")), label="case")
+    case = replace(case, scale=(min(case.scale[0], 4), min(case.scale[1], 4)))  # far from overflow
+    shape = case.shapes()[0]
+    count = data.draw(st.integers(1, 3), label="non-finite inputs")
+    positions = [data.draw(st.tuples(*(st.integers(0, s - 1) for s in shape)), label="at") for _ in range(count)]
+    values = [data.draw(st.sampled_from([np.nan, np.inf, -np.inf]), label="value") for _ in range(count)]
+    check_non_finite_propagation(impl, case=case, placed=tuple(zip(positions, values, strict=True)))

@@ -1,7 +1,5 @@
 """The property suite's own machinery: strategies, oracle, error model and reports are tested like any code."""
 
-import textwrap
-
 import numpy as np
 import pytest
 import torch
@@ -10,7 +8,7 @@ from hypothesis import Phase, given, settings
 from impls import REGISTRY, Capabilities, normalize
 from properties.errors import error_bound, is_exact_data
 from properties.oracle import reference_conv2d
-from properties.reporting import assert_close, evidence
+from properties.reporting import evidence
 from properties.strategies import CORNERS, LARGE, SMALL, ConvCase, conv_cases, exact_cases, with_layout
 
 FEW = settings(max_examples=30, deadline=None)
@@ -201,22 +199,3 @@ def test_exact_data_are_recognized():
     assert is_exact_data(x, weight, bias)
     assert not is_exact_data(x + 0.5, weight, bias)
     assert not is_exact_data(x * 2.0**30, weight * 2.0**30, bias)  # partial sums no longer representable
-
-
-def test_a_failure_report_names_everything_and_its_reproduction_runs():
-    """The message holds the implementation, descriptor, index, both values and the bound; the snippet runs."""
-    case = ConvCase(n=1, c_in=2, h=5, w=4, c_out=3, kh=2, kw=2, stride=(2, 1), bias=True, seed=3)
-    x, weight, bias = case.arrays()
-    expected = reference_conv2d(x, weight, bias, **case.geometry())
-    correct = REGISTRY["loop"](x, weight, bias, **case.geometry())
-    wrong = correct.copy()
-    wrong[0, 2, 1, 0] += 1
-    with pytest.raises(AssertionError) as raised:
-        assert_close(wrong, expected, 0.0, "agreement", REGISTRY["loop"], case)
-    message = str(raised.value)
-    for piece in ("[loop]", case.descriptor(), "out[0, 2, 1, 0]", "bound 0", "ConvCase("):
-        assert piece in message
-    snippet = textwrap.dedent(message.split("reproduce:\n", 1)[1])
-    namespace = {}
-    exec(snippet, namespace)  # the snippet as a user would paste it
-    assert np.array_equal(namespace["out"], correct)
