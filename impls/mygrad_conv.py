@@ -46,7 +46,9 @@ def tiled_input(problem: Conv2dProblem) -> np.ndarray:
     library="mygrad",
 )
 def mygrad_conv(problem: Conv2dProblem) -> np.ndarray:
-    """``conv_nd`` on the explicitly padded, tiled input (as a constant: no graph for backpropagation)."""
+    """``conv_nd`` on the explicitly padded, tiled input (as a constant: no graph for backpropagation). The padding is
+    this adapter's, so it first reduces the input to what the windows read."""
+    problem = problem.tap_gathered()
     y = conv_nd(
         tiled_input(problem), problem.weight, stride=problem.stride, dilation=problem.dilation, constant=True
     ).data

@@ -41,7 +41,10 @@ def dilated(weight: np.ndarray, dilation: tuple[int, int]) -> np.ndarray:
     "opencv", error_model="normwise", max_gflop=0.2, unavailable=UNAVAILABLE, library="opencv-python-headless"
 )
 def opencv_filter2d(problem: Conv2dProblem) -> np.ndarray:
-    """Sum over input channels of ``filter2D(bordered plane, kernel)``, subsampled by the stride."""
+    """Sum over input channels of ``filter2D(bordered plane, kernel)``, subsampled by the stride. The border and the
+    subsampling are this adapter's, so it first reduces the input to what the windows read (a stride or padding of
+    hundreds then costs what the output costs)."""
+    problem = problem.tap_gathered()
     top, bottom, left, right = problem.padding
     kernels = dilated(problem.weight, problem.dilation)
     c_out, c_group, span_h, span_w = kernels.shape

@@ -29,7 +29,16 @@ def tensorflow():
     return tensorflow
 
 
-@implementation("tensorflow", max_gflop=4.0, unavailable=UNAVAILABLE, library="tensorflow-cpu")
+@implementation(
+    "tensorflow",
+    max_gflop=4.0,
+    unavailable=UNAVAILABLE,
+    library="tensorflow-cpu",
+    expected_failures={
+        "extreme_arguments": "explicit padding is materialized: 633 MiB of resident memory for a 1x1 input padded by "
+        "500 under stride 500 (n2 ic4 ih1 iw1 oc1 kh1 kw1 sh500 sw500 ph500 pw500, TensorFlow 2.21 CPU)"
+    },
+)
 def tensorflow_conv(problem: Conv2dProblem) -> np.ndarray:
     """``tf.nn.conv2d`` with explicit padding, strides and dilations in NHWC on the CPU."""
     tf = tensorflow()
