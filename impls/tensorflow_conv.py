@@ -5,6 +5,11 @@ TensorFlow copies into its own tensors; padding is explicit, ``[[0, 0], [top, bo
 ``'same'`` with an even kernel keeps its asymmetric split; groups are TensorFlow's own (an input depth that is a
 multiple of the kernel's input depth); the bias goes through ``tf.nn.bias_add``. The NHWC result is transposed back.
 
+A known deviation, declared: TensorFlow 2.21's CPU convolution with its default oneDNN kernels
+(``TF_ENABLE_ONEDNN_OPTS`` unset) returns wrong values for some strided calls: a (12, 1, 2, 3) input (NCHW) with a
+1x2 kernel and stride (1, 2) gives zeros for the whole second output row, where ``TF_ENABLE_ONEDNN_OPTS=0`` gives the
+right values. The receptive-field property, whose batches are one delta image per input pixel, found it.
+
 TensorFlow takes seconds to import, so it is imported at the first call, not with the registry; the entry is
 unavailable when the package is not installed.
 """
@@ -29,7 +34,16 @@ def tensorflow():
     return tensorflow
 
 
-@implementation("tensorflow", max_gflop=4.0, unavailable=UNAVAILABLE, library="tensorflow-cpu")
+@implementation(
+    "tensorflow",
+    max_gflop=4.0,
+    unavailable=UNAVAILABLE,
+    library="tensorflow-cpu",
+    expected_failures={
+        "receptive_field": "wrong values from the oneDNN CPU kernel on some strided calls (a 12x1x2x3 input, a 1x2 "
+        "kernel, stride (1, 2): the second output row is zeros); right with TF_ENABLE_ONEDNN_OPTS=0"
+    },
+)
 def tensorflow_conv(problem: Conv2dProblem) -> np.ndarray:
     """``tf.nn.conv2d`` with explicit padding, strides and dilations in NHWC on the CPU."""
     tf = tensorflow()
