@@ -177,3 +177,14 @@ def test_mygrad_refuses_a_dilated_kernel_that_fits():
     with pytest.raises(ValueError, match="dilated window"):
         conv_nd(x, weight, stride=1, dilation=(1, 2))
     assert conv_nd(x, weight, stride=1, dilation=1).shape == (1, 1, 1, 1)
+
+
+def test_tensorflow_onednn_loses_an_output_row_on_a_strided_batch():
+    """The deviation behind the tensorflow entry's declared receptive_field failure, on the case it shrank to."""
+    conv2d = entry("tensorflow")
+    x = np.zeros((12, 1, 2, 3), dtype=np.float32)
+    x[6:, 0, 1, :] = np.arange(1, 19, dtype=np.float32).reshape(6, 3)
+    weight = np.ones((1, 1, 1, 2), dtype=np.float32)
+    out = conv2d(x, weight, stride=(1, 2))
+    assert np.array_equal(impls.REGISTRY["im2col"](x, weight, stride=(1, 2))[6:, 0, 1, 0], [3, 9, 15, 21, 27, 33])
+    assert not np.any(out[:, 0, 1, 0])  # TF_ENABLE_ONEDNN_OPTS=0 gives 3, 9, 15, ...
