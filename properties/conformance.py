@@ -47,9 +47,20 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def library_version(entry) -> str | None:
+    """``"jax 0.10.2"``: the distribution an entry tests and its installed version, or None."""
+    if not getattr(entry, "library", None):
+        return None
+    try:
+        return f"{entry.library} {metadata.version(entry.library)}"
+    except metadata.PackageNotFoundError:
+        return f"{entry.library} (version unknown)"
+
+
 def declaration(entry) -> dict:
     """What an entry declares, as JSON."""
     return {
+        "library": library_version(entry),
         "error_model": entry.error_model,
         "capabilities": dataclasses.asdict(entry.capabilities),
         "max_gflop": entry.max_gflop,

@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from properties import isolation
-from properties.conformance import ConformanceSummary
+from properties.conformance import ConformanceSummary, library_version
 from properties.threads import limited_threads
 
 if TYPE_CHECKING:  # the implementations are imported by the runs that test them, not by every pytest run
@@ -194,8 +194,10 @@ def pytest_report_header(config):
     registry = run_registry(config)
     profile = config.stash[PROFILE_KEY][0]
     versions = [f"numpy {numpy.__version__}", f"scipy {scipy.__version__}", f"hypothesis {hypothesis.__version__}"]
+    tested = sorted({version for entry in registry.values() if (version := library_version(entry))})
     lines = [
         "convcheck implementations: " + ", ".join(f"{name} ({entry.error_model})" for name, entry in registry.items()),
+        *(["libraries under test: " + ", ".join(tested)] if tested else []),
         ", ".join(versions) + f"; hypothesis profile: {profile}",
     ]
     return lines + [f"unavailable: {name}: {why}" for name, why in unavailable().items()]
