@@ -286,12 +286,13 @@ def pytest_runtest_call(item):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Copy a property failure's message, case, reproduction and invalid class into the report (for the JSON
-    report, also under xdist)."""
+    """Copy a property failure's message (as the terminal shows it), case, reproduction and invalid class into the
+    report (for the JSON report, also under xdist)."""
     report = yield
     if call.when == "call" and report.failed and call.excinfo is not None:
         error = call.excinfo.value
-        report.user_properties.append(("message", f"{type(error).__name__}: {error}".splitlines()[0]))
+        notes = getattr(error, "__notes__", [])  # Hypothesis's falsifying example, as the terminal shows it
+        report.user_properties.append(("message", "\n".join([f"{type(error).__name__}: {error}", *notes])))
         for key in ("case", "reproduce", "invalid"):
             value = getattr(error, key, None)
             if isinstance(value, str):

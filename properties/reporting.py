@@ -146,14 +146,12 @@ def reproducible(check):
 
 
 def where(error: BaseException) -> str:
-    """Where ``error`` was raised: the innermost frame, relative to the current directory when inside it."""
+    """Where ``error`` was raised: the innermost frame's file name, line and function (the same wherever it runs)."""
     frames = traceback.extract_tb(error.__traceback__)
     if not frames:
         return "?"
     frame = frames[-1]
-    path = Path(frame.filename)
-    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path.name
-    return f"{shown}:{frame.lineno} in {frame.name}"
+    return f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
 
 
 def crashed(impl, error: Exception) -> PropertyFailure:

@@ -101,7 +101,7 @@ class _Candidate:
         status = report.outcome
         if hasattr(report, "wasxfail"):
             status = "xpassed" if report.passed else "xfailed"
-        message = tags.get("message") or (last_line(report.longreprtext) if report.failed else "")
+        message = tags.get("message", "").split("\n", 1)[0] or (last_line(report.longreprtext) if report.failed else "")
         if report.skipped:
             message = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         self.results.append(

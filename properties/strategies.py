@@ -174,6 +174,8 @@ class ConvCase:
 
         Values come from the seed; where the case carries drawn values (the first ``DRAWN`` elements of each array),
         small-integer data take them, and float data keep their seeded value only where the drawn one is nonzero.
+        Small-integer data with drawn values and seed 0 are zero past the drawn elements: the seed shrinks to 0 when
+        the rest of the data does not matter, so that a shrunk case shows only the values that do.
         """
         rng = np.random.default_rng(self.seed)
         exponents = (self.scale[0], self.scale[1], self.scale[0] + self.scale[1])
@@ -188,6 +190,8 @@ class ConvCase:
                 drawn = np.zeros(head.size)
                 drawn[: len(self.data[index])] = self.data[index]
                 head[...] = drawn if self.values == "int" else np.where(drawn != 0, head, 0)
+                if self.values == "int" and self.seed == 0:
+                    array.reshape(-1)[DRAWN[index] :] = 0
             arrays.append(array)
         x, weight, bias = arrays
         return with_layout(x, self.layout[0]), with_layout(weight, self.layout[1]), bias

@@ -13,14 +13,17 @@ from __future__ import annotations
 import inspect
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.gallery import buggy, correct
+from tests.test_reports import SCREEN, replays_the_same_way, screen_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKERS = "2"  # pytest-xdist workers of the gallery run
+NONDETERMINISTIC = {"nondeterministic_order"}  # its failure depends on the run, not on the call: no replay
 
 # Each known bug and the property families (``properties/test_<family>.py``) that should catch it.
 GEOMETRY = {"agreement", "exactness", "metamorphic", "receptive_field"}
@@ -109,7 +112,9 @@ def test_gallery_declares_at_least_15_documented_bugs():
 
 @pytest.mark.gallery
 def test_property_suite_catches_every_known_bug_and_flags_no_correct_entry(run_suite, capsys):
-    """Each known bug fails a property of a family meant to catch it; each correct entry fails none."""
+    """Each known bug fails a property of a family meant to catch it; each correct entry fails none; each bug's first
+    report fits one screen; the first report of each bug and of each family replays the same failure in a fresh
+    interpreter."""
     entries = {bug_id(name): f"{buggy.__name__}:{name}" for name in KNOWN_BUGS}
     entries.update({correct_id(name): f"{correct.__name__}:{name}" for name in CORRECT})
     with capsys.disabled():
@@ -138,3 +143,19 @@ def test_property_suite_catches_every_known_bug_and_flags_no_correct_entry(run_s
         for name, families in missed.items()
     )
     assert not flagged, f"correct but flagged: {flagged}"
+    reports = {}
+    for failure in run.report["failures"]:
+        reports.setdefault(failure["implementation"], []).append(failure)
+    long = {name: failures[0]["message"] for name, failures in reports.items()
+            if screen_lines(failures[0]["message"]) > SCREEN}  # fmt: skip
+    assert not long, "first reports longer than one screen:\n" + "\n\n".join(f"{n}:\n{m}" for n, m in long.items())
+    replayed = {}  # the first report of each bug, and the first of each family
+    for name, failures in reports.items():
+        for failure in failures:
+            if name.removeprefix("bug_") in NONDETERMINISTIC or not failure["reproduce"]:
+                continue
+            if failure is failures[0] or all(family != failure["family"] for _, family in replayed):
+                replayed.setdefault((name, failure["family"]), failure["message"])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        problems = [problem for problem in pool.map(replays_the_same_way, replayed.values()) if problem]
+    assert not problems, "reproductions that do not fail the same way:\n" + "\n\n".join(problems)

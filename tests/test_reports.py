@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,6 @@ from properties.strategies import INVALID_CLASSES, ConvCase, InvalidCall, exact_
 from properties.test_agreement import check_matches_oracle
 from properties.test_invalid_arguments import check_refuses
 from tests.gallery import buggy
-from tests.test_gallery import KNOWN_BUGS, bug_id, read_junit, suite_command
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREEN = 25  # lines a failure report may take besides pytest's own frame
@@ -177,7 +175,7 @@ def test_a_crash_on_a_valid_call_is_a_failure_with_its_case_and_reproduction():
     impl = entry("crashes", raises_on_wide_inputs)
     failure = raised(check_matches_oracle, impl, case=ConvCase(h=2, w=5))
     assert "raised TypeError('wide inputs are not handled') on a valid call" in str(failure)
-    assert "tests/test_reports.py:" in str(failure)  # where the implementation raised
+    assert "test_reports.py:" in str(failure)  # where the implementation raised
     assert failure.case == ConvCase(h=2, w=5).descriptor()
     assert "check_matches_oracle(conv2d, case=case)" in failure.reproduce
 
@@ -213,16 +211,6 @@ def test_small_integer_data_shrink_to_the_fewest_and_smallest_nonzero_values():
 
 # --- the gallery: every family's reports, on one screen, replayed -------------------------------------------------
 
-NONDETERMINISTIC = {"nondeterministic_order"}  # its failure depends on the run, not on the call
-
-
-def report_of(message: str) -> str:
-    """The assertion's lines of a JUnit failure (pytest prefixes them with 'E'), the exception's class removed."""
-    lines = [line[4:] if line.startswith("E   ") else line[1:].lstrip() for line in message.splitlines()
-             if line.startswith("E")]  # fmt: skip
-    text = "\n".join(lines)
-    return re.sub(r"^\S*PropertyFailure: ", "", text)
-
 
 def screen_lines(report: str) -> int:
     """Lines of a report. Hypothesis's dump of the ``impl`` and ``registry`` arguments counts as one line each: the
@@ -238,53 +226,24 @@ def screen_lines(report: str) -> int:
     return len(kept)
 
 
-@pytest.fixture(scope="module")
-def gallery_reports(tmp_path_factory) -> dict[str, list[tuple[str, str, str]]]:
-    """The property suite on every gallery bug and on a crashing callable: per entry, its (family, test, report)."""
-    junit = tmp_path_factory.mktemp("reports") / "reports.xml"
-    entries = {bug_id(name): f"{buggy.__name__}:{name}" for name in KNOWN_BUGS}
-    entries["crashes"] = "tests.test_reports:raises_on_wide_inputs"
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "HYPOTHESIS_"))}
-    done = subprocess.run(
-        suite_command(entries, junit, workers=2), cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
-    )
-    assert junit.exists(), done.stdout[-3000:] + done.stderr[-3000:]
-    return {
-        name: [(family, test, report_of(message)) for family, test, message in outcome.failures]
-        for name, outcome in read_junit(junit, list(entries)).items()
-    }
+def replays_the_same_way(report: str) -> str | None:
+    """None when the report's reproduction, run in a fresh interpreter, fails with the report's first line; else
+    what went differently."""
+    snippet = reproduce_block(report.split("\nFalsifying example", 1)[0])
+    done = replay(snippet)
+    first = report.splitlines()[0]
+    return None if first in done.stderr else f"{first}\n--- replayed:\n{snippet}\n--- gave:\n{done.stderr[-1500:]}"
 
 
-@pytest.mark.gallery
-def test_the_first_report_of_every_gallery_bug_fits_one_screen(gallery_reports):
-    long = {name: screen_lines(reports[0][2]) for name, reports in gallery_reports.items()
-            if reports and screen_lines(reports[0][2]) > SCREEN}  # fmt: skip
-    assert not long, "\n\n".join(
-        f"{name} ({lines} lines):\n{gallery_reports[name][0][2]}" for name, lines in long.items()
-    )
-
-
-@pytest.mark.gallery
-def test_every_familys_reproductions_fail_the_same_way(gallery_reports):
-    """The first report of each gallery bug, and the first of each family, replayed in a fresh interpreter."""
-    chosen: dict[tuple[str, str], str] = {}
-    for name, reports in gallery_reports.items():
-        for family, _, report in reports:
-            if name.removeprefix("bug_") in NONDETERMINISTIC or "reproduce:" not in report:
-                continue
-            if report is reports[0][2] or all(f != family for _, f in chosen):
-                chosen.setdefault((name, family), report)
-    families = {family for _, family in chosen}
-    assert families >= {"agreement", "exactness", "golden", "hygiene", "invalid_arguments", "metamorphic",
-                        "padding_only", "receptive_field", "shape", "special_values"}  # fmt: skip
-    assert ("crashes", "agreement") in chosen or any(name == "crashes" for name, _ in chosen)
-
-    def outcome(report: str) -> str | None:
-        snippet = reproduce_block(report.split("\nFalsifying example", 1)[0])
-        done = replay(snippet)
-        first = report.splitlines()[0]
-        return None if first in done.stderr else f"{first}\n--- replayed:\n{snippet}\n--- gave:\n{done.stderr[-1500:]}"
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        problems = [problem for problem in pool.map(outcome, chosen.values()) if problem]
-    assert not problems, "\n\n".join(problems)
+def test_a_crashing_implementation_gets_one_report_per_property_with_its_case(run_suite):
+    run = run_suite("properties/test_agreement.py", "properties/test_shape.py", "-k", "crashes",
+                    "--impl", "crashes=tests.test_reports:raises_on_wide_inputs")  # fmt: skip
+    failures = run.report["failures"]
+    assert failures, run.output[-3000:]
+    assert "ExceptionGroup" not in run.output
+    for failure in failures:
+        assert "raised TypeError('wide inputs are not handled') on a valid call" in failure["message"]
+        assert failure["case"]
+        assert failure["reproduce"]
+        assert screen_lines(failure["message"]) <= SCREEN, failure["message"]
+        assert replays_the_same_way(failure["message"]) is None
