@@ -53,7 +53,7 @@ def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def _pair(name: str, value, minimum: int) -> tuple[int, int]:
+def _int_pair(name: str, value, minimum: int) -> tuple[int, int]:
     items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     if len(items) != 2 or not all(_is_int(v) for v in items):
         _fail(name, value, "expected an int or a pair of ints")
@@ -99,7 +99,7 @@ def _padding(value, kernel: tuple[int, int], stride: tuple[int, int], dilation: 
             total = d * (k - 1)
             pads += [total // 2, total - total // 2]
         return tuple(pads)
-    ph, pw = _pair("padding", value, 0)
+    ph, pw = _int_pair("padding", value, 0)
     return (ph, ph, pw, pw)
 
 
@@ -186,8 +186,8 @@ def normalize(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -
         _fail("weight", weight, f"expected shape[1] == C_in / groups = {c_in // groups}")
     if bias is not None and bias.shape != (c_out,):
         _fail("bias", bias, f"expected shape ({c_out},)")
-    stride = _pair("stride", stride, 1)
-    dilation = _pair("dilation", dilation, 1)
+    stride = _int_pair("stride", stride, 1)
+    dilation = _int_pair("dilation", dilation, 1)
     kernel = weight.shape[2:]
     pads = _padding(padding, kernel, stride, dilation)
     _check_index_range(x.shape, kernel, pads, dilation, padding)

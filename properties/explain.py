@@ -93,7 +93,7 @@ def _ints(option: str, text: str, count: tuple[int, ...], minimum: int | None = 
     return values
 
 
-def _pair(option: str, text: str, minimum: int | None = None) -> tuple[int, int]:
+def _option_pair(option: str, text: str, minimum: int | None = None) -> tuple[int, int]:
     values = _ints(option, text, (1, 2), minimum)
     return (values[0], values[-1])
 
@@ -105,16 +105,16 @@ def parse(argv) -> Layer:
     padding = args.padding
     if padding not in ("same", "valid"):
         try:
-            padding = _pair("padding", padding)
+            padding = _option_pair("padding", padding)
         except UsageError:
             raise UsageError(f"--padding={padding}: expected an int, a pair of ints (H,W), 'same' or 'valid'") from None
     return Layer(
         input_shape=_ints("input", args.input, (4,), minimum=1),
         out_channels=_ints("out-channels", args.out_channels, (1,), minimum=1)[0],
-        kernel=_pair("kernel", args.kernel, minimum=1),
-        stride=_pair("stride", args.stride),
+        kernel=_option_pair("kernel", args.kernel, minimum=1),
+        stride=_option_pair("stride", args.stride),
         padding=padding,
-        dilation=_pair("dilation", args.dilation),
+        dilation=_option_pair("dilation", args.dilation),
         groups=_ints("groups", args.groups, (1,))[0],
         dtype=np.dtype(args.dtype),
         bias=args.bias,

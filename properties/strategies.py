@@ -274,7 +274,7 @@ def allowed_values(values: tuple[int, ...] | None, low: int, high: int) -> list[
     return [v for v in range(low, high + 1) if values is None or v in values]
 
 
-def _pair(draw, values, square: bool) -> tuple[int, int]:
+def _drawn_pair(draw, values, square: bool) -> tuple[int, int]:
     """Two draws from ``values``, or one used for both axes when ``square``."""
     first = draw(values)
     return (first, first) if square else (first, draw(values))
@@ -319,7 +319,7 @@ def _uniform_geometry(draw, capabilities: Capabilities, padding_modes, limits: L
         kh, kw = draw(st.sampled_from(kernels))
     else:
         sizes = [k for k in range(1, limits.kernel + 1) if not capabilities.odd_kernels or k % 2]
-        kh, kw = _pair(draw, st.sampled_from(sizes), square=False)
+        kh, kw = _drawn_pair(draw, st.sampled_from(sizes), square=False)
     strides = allowed_values(capabilities.strides, 1, limits.stride)
     dilations = allowed_values(capabilities.dilations, 1, limits.dilation)
     same_dilations = _same_dilations(capabilities, (kh, kw), dilations) if 1 in strides else []
@@ -327,10 +327,10 @@ def _uniform_geometry(draw, capabilities: Capabilities, padding_modes, limits: L
     mode = draw(st.sampled_from([m for m in modes if m != "same" or same_dilations]))
     if mode == "same":  # 'same' is defined for stride 1 only
         return _Geometry((kh, kw), (1, 1), draw(st.sampled_from(same_dilations)), "same")
-    stride = _pair(draw, st.sampled_from(strides), ints or capabilities.square_strides)
-    dilation = _pair(draw, st.sampled_from(dilations), ints or capabilities.square_dilations)
+    stride = _drawn_pair(draw, st.sampled_from(strides), ints or capabilities.square_strides)
+    dilation = _drawn_pair(draw, st.sampled_from(dilations), ints or capabilities.square_dilations)
     if mode == "pair":
-        padding = _pair(draw, st.integers(0, limits.padding), ints or capabilities.int_padding)
+        padding = _drawn_pair(draw, st.integers(0, limits.padding), ints or capabilities.int_padding)
     else:
         padding = (0, 0) if mode == "none" else mode
     return _Geometry((kh, kw), stride, dilation, padding)
