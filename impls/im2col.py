@@ -35,12 +35,6 @@ CHUNK_BYTES = 2 * 2**20  # preferred patch block of a product per image: about o
 PER_IMAGE_COLUMNS = 256  # images of at least this many output pixels get a product each, straight into the output
 
 
-def window_positions(plane: tuple[int, int], span: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:
-    """(H_out, W_out): how many strided windows of ``span`` fit in a padded ``plane`` (a zero-cost window view)."""
-    empty = np.broadcast_to(np.float32(0), plane)
-    return sliding_window_view(empty, span)[:: stride[0], :: stride[1]].shape[:2]
-
-
 def tap_classes(kernel: int, stride: int, dilation: int) -> list[tuple[slice, int, int, int]]:
     """Group the taps of one axis by the phase they read: ``(taps, phase, first offset, offset step)``.
 
@@ -218,7 +212,7 @@ def plan(n: int, h_out: int, w_out: int, bytes_of, wide: bool) -> tuple[int, int
 def patch_matrix(problem: Conv2dProblem) -> np.ndarray:
     """out[n, g] = W[g] (C_out/G, K) @ patches[n, g] (K, H_out*W_out), chunked over images, rows and columns."""
     unfolder = Unfolder(problem)
-    h_out, w_out = window_positions(unfolder.plane, unfolder.span, problem.stride)
+    h_out, w_out = problem.output_shape[2:]
     n, c_in = problem.x.shape[:2]
     c_out, c_group, kh, kw = problem.weight.shape
     groups, itemsize, per_group = problem.groups, problem.x.itemsize, c_out // problem.groups

@@ -41,9 +41,11 @@ def tensorflow():
     library="tensorflow-cpu",
     expected_failures={
         "extreme_arguments": "explicit padding is materialized: 633 MiB of resident memory for a 1x1 input padded by "
-        "500 under stride 500 (n2 ic4 ih1 iw1 oc1 kh1 kw1 sh500 sw500 ph500 pw500, TensorFlow 2.21 CPU)",
+        "500 under stride 500 (n2 ic4 ih1 iw1 oc1 kh1 kw1 sh500 sw500 ph500 pw500, TensorFlow 2.21 CPU); a segfault "
+        "for stride 2**31-1 with padding 2 on a 5x5 input",
         "receptive_field": "wrong values from the oneDNN CPU kernel on some strided calls (a 12x1x2x3 input, a 1x2 "
-        "kernel, stride (1, 2): the second output row is zeros); right with TF_ENABLE_ONEDNN_OPTS=0",
+        "kernel, stride (1, 2): the second output row is never written: zeros or stale memory); right with "
+        "TF_ENABLE_ONEDNN_OPTS=0",
     },
 )
 def tensorflow_conv(problem: Conv2dProblem) -> np.ndarray:

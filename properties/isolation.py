@@ -1,13 +1,21 @@
 """Isolation: property tests run in a forked child process, so that a crash or a hang of an implementation fails
 that test, naming the call in progress, and the run goes on.
 
-The parent forks a child at the first property test (a test item with an ``impl`` parameter) and hands it the tests
-one by one; the child runs each test's whole protocol (setup, the Hypothesis search and shrink, teardown) as one
-process would, and sends the reports back over a pipe; the parent logs them as if the test had run in-process. Around
-each call of an implementation the property code says ``with watching(name, call):``; in a child this tells the
-parent which call is in progress. When the child dies from a signal, or a call outlasts the time limit (the parent
-then stops the child), the parent reports that test as failed, naming the signal or the limit, the implementation,
-the call and the Python stack, and forks a fresh child for the next test. Outside a child ``watching`` does nothing.
+Before the first test runs, the parent forks a *zygote*: a copy of the collected session that does nothing but fork
+children. A child runs the tests it is handed one by one, each test's whole protocol (setup, the Hypothesis search
+and shrink, teardown) as one process would, and sends the reports back over a pipe; the parent logs them as if the
+test had run in-process. Around each call of an implementation the property code says ``with watching(name,
+call):``; in a child this tells the parent which call is in progress. When the child dies from a signal, or a call
+outlasts the time limit (the child is then stopped), the parent reports that test as failed, naming the signal or
+the limit, the implementation, the call and the Python stack, and has the zygote fork a fresh child for the next
+test. Outside a child ``watching`` does nothing.
+
+Why a zygote: a process cannot safely fork once a library has started threads in it. Tests that run in the parent
+(JAX computations in a library's own test, a benchmark) start such threads, and a child forked after them
+deadlocks on the first lock a lost thread held (measured: every JAX property test hit the time limit). The zygote is
+forked before any test runs, so every child starts from a process with one thread. When the run itself starts in a
+process where JAX has already computed (``check_implementation()`` called from such a script), no fork is safe:
+isolation is then off for the run, with a warning.
 
 One child serves a whole sequence of tests, so the suite runs with warm caches and one fork per crash, not per test
 (measured: a fork per test costs the fork, the pages the test writes and cold caches, about 0.1 s per test on a
@@ -15,9 +23,8 @@ loaded machine, where a property test takes 0.05 s on average). Running in
 the implementation's own process keeps what a worker receiving copies of the arrays would hide: an output buffer
 reused across calls, inputs modified in place, callables that cannot be pickled.
 
-Fork-safety: GNU OpenMP (torch's intra-op pool) has no fork handler, and a child that uses a pool its parent started
-deadlocks; the child therefore runs torch on one intra-op thread, as the property suite does. OpenBLAS re-creates its
-threads after a fork.
+Fork-safety within a child: GNU OpenMP (torch's intra-op pool) has no fork handler, so a child runs torch on one
+intra-op thread, as the property suite does. OpenBLAS re-creates its threads after a fork.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import pickle
 import resource
 import select
 import signal
+import socket
 import struct
 import sys
 import tempfile
@@ -47,6 +55,8 @@ STOP_GRACE_S = 5.0  # for a stopped child to write its Python stack and exit
 MODES = ("fork", "none")
 DEFAULT_MODE = "fork" if hasattr(os, "fork") else "none"
 _HEADER = struct.Struct("!I")
+_REQUEST = struct.Struct("!cq")  # to the zygote: a command and a process id
+_ANSWER = struct.Struct("!q")  # from the zygote: a process id or a wait status
 
 _notices: _Channel | None = None  # set in a forked child only: where ``watching`` reports the call in progress
 
@@ -157,15 +167,28 @@ class _Child:
 
 
 class Isolation:
-    """A pytest plug-in: runs property tests in a forked child, with a time limit per implementation call."""
+    """A pytest plug-in: runs property tests in children of a zygote, with a time limit per implementation call."""
 
     def __init__(self, call_timeout: float = CALL_TIMEOUT_S):
         self.call_timeout = call_timeout
+        self.zygote: _Zygote | None = None
         self.child: _Child | None = None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session):
+        if any(map(isolated_item, session.items)):
+            self.zygote = _Zygote.start(session)
+        try:
+            return (yield)
+        finally:
+            self.retire()
+            if self.zygote is not None:
+                self.zygote.close()
+                self.zygote = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
-        if not isolated_item(item):
+        if self.zygote is None or not isolated_item(item):
             return None
         item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         for report in self.run_isolated(item, nextitem):
@@ -173,14 +196,11 @@ class Isolation:
         item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         return True
 
-    def pytest_sessionfinish(self):
-        self.retire()
-
     def run_isolated(self, item, nextitem) -> list[pytest.TestReport]:
         """Run the item's test protocol in the child; its reports, or one failure if the child crashed or hung."""
         if self.child is not None and self.child.expects != item.nodeid:
             self.retire()
-        child = self.child or self.start(item.session)
+        child = self.child or self.start()
         child.requests.send((item.nodeid, nextitem and nextitem.nodeid))
         child.expects = nextitem and nextitem.nodeid
         try:
@@ -194,7 +214,7 @@ class Isolation:
                 self.retire()  # the parent runs what comes next
             return reports
         self.child = None
-        status = os.waitpid(child.pid, 0)[1] if status is None else status
+        status = self.zygote.wait(child.pid) if status is None else status
         if failure is None and os.WIFSIGNALED(status):
             failure = f"the test process was killed by {_signal_name(os.WTERMSIG(status))}"
             failure += f" during a call of {call.implementation}{call.lines()}" if call else " outside any call"
@@ -213,7 +233,7 @@ class Isolation:
             if not select.select([child.notices.fd], [], [], self._wait(call))[0]:
                 limit = f"{self.call_timeout:g} s (--call-timeout)"
                 failure = f"a call of {call.implementation} outlasted the time limit of {limit}{call.lines()}"
-                return None, call, failure, _stop(child.pid)
+                return None, call, failure, self.zygote.stop(child.pid)
             messages = child.notices.receive()
             if messages is None:
                 return None, call, None, None
@@ -237,18 +257,12 @@ class Isolation:
             return None
         return max(0.0, call.started + self.call_timeout - time.monotonic())
 
-    def start(self, session) -> _Child:
+    def start(self) -> _Child:
+        """A fresh child from the zygote, with a pipe each way and a file for its Python stack."""
         requests_read, requests_write = os.pipe()
         notices_read, notices_write = os.pipe()
         stack = tempfile.TemporaryFile()  # noqa: SIM115 (open as long as the child lives; closed by release)
-        _advance_hypothesis_seed()
-        gc.freeze()  # the child's collections then leave the parent's objects (and their pages) alone
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            os.close(requests_write)
-            os.close(notices_read)
-            _serve(session, _Channel(requests_read), _Channel(notices_write), stack)
-        gc.unfreeze()
+        pid = self.zygote.fork(requests_read, notices_write, stack.fileno())
         os.close(requests_read)
         os.close(notices_write)
         self.child = _Child(pid, _Channel(requests_write), _Channel(notices_read), stack)
@@ -257,12 +271,110 @@ class Isolation:
     def retire(self) -> None:
         if self.child is not None:
             self.child.release()
-            os.waitpid(self.child.pid, 0)
+            self.zygote.wait(self.child.pid)
             self.child = None
 
 
-def _serve(session, requests: _Channel, notices: _Channel, stack) -> None:
-    """In the forked child: run each test asked for, send its reports, and at the end of the requests leave
+class IsolationOff(pytest.PytestWarning):
+    """This run's property tests run in the pytest process: a crash ends the run."""
+
+
+def fork_hazards() -> str | None:
+    """Why forking this process would be unsafe (a library has started threads a child would need), or None."""
+    bridge = sys.modules.get("jax._src.xla_bridge")
+    if bridge is not None and bridge.backends_are_initialized():
+        return "JAX has initialized its backends in this process"
+    return None
+
+
+@dataclass
+class _Zygote:
+    """A copy of the collected session, forked before any test ran, that forks the children and is their parent:
+    the parent asks it over a socket to fork a child (handing it the child's ends of the pipes), to wait for one or
+    to stop one."""
+
+    pid: int
+    control: socket.socket
+
+    @classmethod
+    def start(cls, session) -> _Zygote:
+        parent_end, zygote_end = socket.socketpair()
+        gc.freeze()  # the children's collections then leave the session's objects (and their pages) alone
+        pid = os.fork()
+        if pid == 0:  # the zygote: never returns
+            parent_end.close()
+            _serve_forks(session, zygote_end)
+        gc.unfreeze()
+        zygote_end.close()
+        return cls(pid, parent_end)
+
+    def fork(self, *fds: int) -> int:
+        """A new child, which runs tests with ``fds``: its end of the requests, of the notices, and its stack file."""
+        return self._ask(b"f", 0, fds)
+
+    def wait(self, pid: int) -> int:
+        """The wait status of a child that has ended or is ending."""
+        return self._ask(b"w", pid)
+
+    def stop(self, pid: int) -> int:
+        """Stop a hung child (see ``_stop``); its wait status."""
+        return self._ask(b"s", pid)
+
+    def close(self) -> None:
+        self.control.close()  # the end of the requests: the zygote exits
+        os.waitpid(self.pid, 0)
+
+    def _ask(self, command: bytes, pid: int, fds=()) -> int:
+        socket.send_fds(self.control, [_REQUEST.pack(command, pid)], list(fds))
+        return _ANSWER.unpack(_receive(self.control, _ANSWER.size))[0]
+
+
+def _receive(end: socket.socket, size: int, received: bytes = b"") -> bytes:
+    """Exactly ``size`` bytes from a stream socket (fewer at its end), after those already ``received``."""
+    while len(received) < size and (chunk := end.recv(size - len(received))):
+        received += chunk
+    return received
+
+
+def _serve_forks(session, control: socket.socket) -> None:
+    """In the zygote: answer the parent's requests until it closes the socket, then leave without the exit handlers."""
+    status = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupted run is the parent's to end
+        while True:
+            data, fds, _, _ = socket.recv_fds(control, _REQUEST.size, 3)
+            request = _receive(control, _REQUEST.size, data) if data else b""
+            if len(request) < _REQUEST.size:
+                break
+            command, pid = _REQUEST.unpack(request)
+            if command == b"f":
+                answer = _fork_child(session, control, *fds)
+            elif command == b"w":
+                answer = os.waitpid(pid, 0)[1]
+            else:
+                answer = _stop(pid)
+            control.sendall(_ANSWER.pack(answer))
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _fork_child(session, control: socket.socket, requests: int, notices: int, stack: int) -> int:
+    """In the zygote: fork a child that serves test requests; the zygote keeps none of its descriptors."""
+    _advance_hypothesis_seed()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        control.close()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _serve(session, _Channel(requests), _Channel(notices), stack)
+    for fd in (requests, notices, stack):
+        os.close(fd)
+    return pid
+
+
+def _serve(session, requests: _Channel, notices: _Channel, stack: int) -> None:
+    """In a child: run each test asked for, send its reports, and at the end of the requests leave
     without the parent's exit handlers."""
     global _notices
     _notices = notices
@@ -311,7 +423,7 @@ def _one_torch_thread() -> None:
 
 
 def _advance_hypothesis_seed() -> None:
-    """Draw in the parent a seed its Hypothesis tests would draw: otherwise a child forked after a crash would
+    """Draw in the zygote a seed its Hypothesis tests would draw: otherwise a child forked after a crash would
     search with the seeds of the child before it."""
     core = sys.modules.get("hypothesis.core")
     generator = getattr(getattr(core, "threadlocal", None), "_hypothesis_global_random", None)
@@ -367,6 +479,12 @@ def add_options(parser) -> None:
 
 
 def configure(config) -> None:
-    """Register the plug-in when the run asks for isolation (not under --pdb, whose prompt needs this process)."""
-    if config.getoption("isolation") == "fork" and not config.getoption("usepdb", False):
-        config.pluginmanager.register(Isolation(config.getoption("call_timeout")), "convcheck-isolation")
+    """Register the plug-in when the run asks for isolation (not under --pdb, whose prompt needs this process), and
+    when forking this process is safe; otherwise warn that isolation is off."""
+    if config.getoption("isolation") != "fork" or config.getoption("usepdb", False):
+        return
+    if hazard := fork_hazards():
+        message = f"isolation is off: {hazard}, and a forked child would deadlock; run in a fresh process"
+        config.issue_config_time_warning(IsolationOff(message), stacklevel=2)
+        return
+    config.pluginmanager.register(Isolation(config.getoption("call_timeout")), "convcheck-isolation")

@@ -419,8 +419,12 @@ def conv_cases(
         totals = (0, 0) if geometry.padding == "valid" else (2 * geometry.padding[0], 2 * geometry.padding[1])
     spans = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
     budget = limits.budget
+    if geometry.grouping == "depthwise":  # the fewest (input channel, output channel) pairs the grouping leaves
+        fewest = max(2, min_groups) * geometry.multiplier
+    else:
+        fewest = max(min_groups, 2 if geometry.grouping == "grouped" else 1, limits.min_channels)
     if draw(st.booleans()):  # real extents: the outputs at the edges, within the budget (thin where wide)
-        wide = min(budget.positions, budget.macs // (kh * kw))
+        wide = min(budget.positions, budget.macs // (kh * kw * fewest))
         w_out = draw(st.sampled_from([v for v in OUTPUT_EDGES if v <= wide]))
         h_out = draw(st.sampled_from([v for v in OUTPUT_EDGES if v <= max(1, wide // w_out)]))
         h = _input_extent(draw, h_out, kh, stride[0], dilation[0], totals[0], limits.min_size)
@@ -442,7 +446,7 @@ def conv_cases(
             budget.planes // used,
         )
 
-    n = _count(draw, 1, limits.batch, BATCH_EDGES, room())
+    n = _count(draw, 1, limits.batch, BATCH_EDGES, room(fewest))  # leaves room for the channels drawn next
     top = CHANNEL_EDGES[-1]
     if geometry.grouping == "depthwise":  # one input channel a group, ``multiplier`` outputs each
         m = geometry.multiplier

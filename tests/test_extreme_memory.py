@@ -16,6 +16,8 @@ from properties.memory import LIMIT_BYTES, measured
 from properties.strategies import ConvCase
 from properties.support import call_or_skip
 
+FAMILY = "extreme_arguments"
+
 # One of each kind the family draws, at its largest, on a few input planes.
 CASES = {
     "stride 10**6, 5x5": ConvCase(n=2, c_in=3, h=5, w=5, c_out=4, kh=3, kw=3, stride=(10**6, 10**6)),
@@ -42,8 +44,15 @@ def extra_memory(entry, case: ConvCase) -> tuple[int, np.ndarray]:
     return usage.extra(out.nbytes), out
 
 
+def entries():
+    """Every registered name; an entry that declares the family an expected failure is not called (it may crash)."""
+    for name, entry in sorted(impls.REGISTRY.items()):
+        reason = entry.expected_failures.get(FAMILY)
+        yield pytest.param(name, marks=pytest.mark.xfail(reason=reason, run=False)) if reason else name
+
+
 @pytest.mark.parametrize("case", CASES.values(), ids=list(CASES))
-@pytest.mark.parametrize("name", sorted(impls.REGISTRY))
+@pytest.mark.parametrize("name", entries())
 def test_extra_memory_is_bounded_on_extreme_arguments(name, case):
     extra, out = extra_memory(impls.REGISTRY[name], case)
     assert extra <= LIMIT_BYTES, (
@@ -61,6 +70,9 @@ def main() -> None:
     for label, case in CASES.items():
         cells = []
         for name in names:
+            if FAMILY in impls.REGISTRY[name].expected_failures:
+                cells.append("declared")
+                continue
             try:
                 extra, _ = extra_memory(impls.REGISTRY[name], case)
                 cells.append(f"{max(extra, 0) / 2**20:.2f}")

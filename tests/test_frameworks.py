@@ -187,4 +187,5 @@ def test_tensorflow_onednn_loses_an_output_row_on_a_strided_batch():
     weight = np.ones((1, 1, 1, 2), dtype=np.float32)
     out = conv2d(x, weight, stride=(1, 2))
     assert np.array_equal(impls.REGISTRY["im2col"](x, weight, stride=(1, 2))[6:, 0, 1, 0], [3, 9, 15, 21, 27, 33])
-    assert not np.any(out[:, 0, 1, 0])  # TF_ENABLE_ONEDNN_OPTS=0 gives 3, 9, 15, ...
+    # the row is never written: zeros or whatever the buffer held (TF_ENABLE_ONEDNN_OPTS=0 gives 3, 9, 15, ...)
+    assert not np.any(out[6:, 0, 1, 0] == [3, 9, 15, 21, 27, 33])

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import textwrap
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -12,12 +16,14 @@ import pytest
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
-CRASH = "--impl=crash=tests.gallery.crashing:segfault_on_width_one"
+CRASH = "--impl=crash=tests.gallery.crashing:segfault_on_odd_width"
 HANG = "--impl=hang=tests.gallery.crashing:hang_on_stride_three"
 CRASHED = r".*killed by SIGSEGV \(Segmentation fault\) during a call of crash$"
-CRASHING_CALL = r"\s+call: conv2d\(x=float\d\d\[\d+, \d+, \d+, 1\]"  # the configuration it crashes on: width 1
+CRASHING_CALL = r"\s+call: conv2d\(x=float\d\d\[\d+, \d+, \d+, \d*[13579]\]"  # what it crashes on: an odd width
 HUNG = r".*a call of hang outlasted the time limit of 1 s \(--call-timeout\)$"
 HANGING_CALL = r"\s+call: conv2d\(.*stride=\(?(3|\d, 3)"  # and the one it hangs on: a stride of 3
+
+NEEDS_JAX = pytest.mark.skipif(find_spec("jax") is None, reason="jax is not installed")  # not imported here
 
 
 @pytest.fixture
@@ -78,3 +84,45 @@ def test_a_torch_thread_pool_started_before_the_fork_does_not_hang_the_child(pyt
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
     result.assert_outcomes(passed=1)
+
+
+@NEEDS_JAX
+def test_a_library_started_by_an_earlier_test_does_not_hang_the_children(suite, pytester):
+    """JAX's thread pool, started by a test that runs in the parent before the property tests: children come from a
+    copy of the process made before any test ran, so they never inherit a pool they would deadlock on."""
+    first = pytester.makepyfile(
+        test_jax_first="""
+        import jax.numpy as jnp
+
+        def test_jax_in_the_parent():
+            assert float(jnp.ones((64, 64)).sum()) == 4096.0
+        """
+    )
+    result = suite(str(first), "-k", "jax", "--call-timeout=30", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+
+
+@NEEDS_JAX
+def test_isolation_is_off_with_a_warning_where_a_fork_would_deadlock(tmp_path):
+    """``check_implementation()`` called from a script in which JAX has already computed: no fork of that process
+    is safe, so the run goes on in it, and says so."""
+    script = tmp_path / "after_jax.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import jax.numpy as jnp
+
+            import impls
+            from properties.runner import check_implementation
+
+            assert float(jnp.ones(3).sum()) == 3.0  # JAX's backends start before the run does
+            report = check_implementation(impls.REGISTRY["im2col"], extra_args=["-k", "shape"])
+            print("passed" if report.passed else report.output)
+            print("warned" if "IsolationOff: isolation is off: JAX has initialized" in report.output else "silent")
+            """
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.stdout.split() == ["passed", "warned"], result.stdout + result.stderr

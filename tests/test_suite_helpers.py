@@ -1,5 +1,7 @@
 """The property suite's own machinery: strategies, oracle, error model and reports are tested like any code."""
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -112,20 +114,27 @@ SIZE_CLASSES = {
 }
 
 
+@functools.cache
+def default_draws() -> tuple:
+    """1000 derandomized draws of the default case strategy (a few default runs' worth for one implementation)."""
+    return tuple(derandomized_sample(conv_cases(), 1000))
+
+
 def test_every_corner_and_size_class_is_drawn_often():
-    """In 300 derandomized draws (about what one default run draws for the oracle agreement and exactness of one
-    implementation), each corner of the catalogue and each size class turns up at least 5 times."""
-    cases = derandomized_sample(conv_cases(), 300)
+    """Each corner of the catalogue and each size class is at least 1% of the draws (the rarest is about 1.7%, so
+    that one default run, about 300 draws for the agreement and exactness of one implementation, meets each a few
+    times)."""
+    cases = default_draws()
     counts = {corner.name: sum(is_corner(corner, case) for case in cases) for corner in CORNERS}
     extents = [output_extents(case) for case in cases]
     counts.update({name: sum(map(test, cases, extents)) for name, test in SIZE_CLASSES.items()})
-    assert {name: count for name, count in counts.items() if count < 5} == {}
+    assert {name: count for name, count in counts.items() if count < len(cases) // 100} == {}
 
 
 def test_drawn_sizes_stay_within_the_budget_and_reach_real_extents():
     """Every case costs at most the budget's multiply-adds, positions, planes and elements; together they reach
     130 outputs along an axis, 9 images and 64 channels."""
-    cases = derandomized_sample(conv_cases(), 300)
+    cases = default_draws()
     budget = SMALL.budget
     for case in cases:
         h_out, w_out = output_extents(case)
@@ -175,7 +184,9 @@ def test_a_corner_only_failure_shrinks_to_a_small_case():
         fast_path_bug()
     shrunk = seen[-1]  # the minimal failing example is replayed last
     assert shrunk.n == 1, shrunk.descriptor()
-    assert max(shrunk.c_in, shrunk.c_out) <= 2, shrunk.descriptor()  # one channel, or the depthwise corner's two
+    # the fewest channels of the corner it lands in: one, or a depthwise corner's two groups (times its multiplier)
+    assert shrunk.c_in <= 2, shrunk.descriptor()
+    assert shrunk.c_out <= 2 * (shrunk.c_out // shrunk.c_in), shrunk.descriptor()
     assert output_extents(shrunk)[1] == 1, shrunk.descriptor()
     assert shrunk.h * shrunk.w <= 9, shrunk.descriptor()
 
