@@ -15,7 +15,7 @@ when the product reads it:
 2. the product is written straight into the output layout ``(N, C_out, H_out*W_out)``, one product per image, or,
    for small images, several images share one wider product that is then scattered to its images.
 
-The output extent is where the strided windows fit (a window view of the padded plane), not the shared formula.
+The output extent is where the strided windows fit (the window starts along the padded plane), not the shared formula.
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ BLOCK_BYTES = 16 * 2**20  # preferred workspace of one chunk
 TARGET_COLUMNS = 4096  # preferred product width (output pixels per chunk): narrower products run slower
 CHUNK_BYTES = 2 * 2**20  # preferred patch block of a product per image: about one core's L2 cache
 PER_IMAGE_COLUMNS = 256  # images of at least this many output pixels get a product each, straight into the output
+
+
+def window_starts(size: int, span: int, step: int) -> range:
+    """Where a window of ``span`` starts along a padded extent of ``size``, every ``step``: the output positions."""
+    return range(0, size - span + 1, step)
 
 
 def tap_classes(kernel: int, stride: int, dilation: int) -> list[tuple[slice, int, int, int]]:
@@ -212,7 +217,7 @@ def plan(n: int, h_out: int, w_out: int, bytes_of, wide: bool) -> tuple[int, int
 def patch_matrix(problem: Conv2dProblem) -> np.ndarray:
     """out[n, g] = W[g] (C_out/G, K) @ patches[n, g] (K, H_out*W_out), chunked over images, rows and columns."""
     unfolder = Unfolder(problem)
-    h_out, w_out = problem.output_shape[2:]
+    h_out, w_out = map(len, map(window_starts, unfolder.plane, unfolder.span, problem.stride))
     n, c_in = problem.x.shape[:2]
     c_out, c_group, kh, kw = problem.weight.shape
     groups, itemsize, per_group = problem.groups, problem.x.itemsize, c_out // problem.groups
