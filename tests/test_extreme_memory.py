@@ -66,7 +66,8 @@ def main() -> None:
     names = sorted(impls.REGISTRY)
     width = max(map(len, CASES)) + 2
     print("extra memory beyond the output, MiB (NumPy peak or resident peak, the larger)")
-    print("".ljust(width) + "".join(name.rjust(10) for name in names))
+    columns = [max(10, len(name) + 2) for name in names]
+    print("".ljust(width) + "".join(name.rjust(column) for name, column in zip(names, columns, strict=True)))
     for label, case in CASES.items():
         cells = []
         for name in names:
@@ -80,7 +81,7 @@ def main() -> None:
                 cells.append("n/a")
             except Exception as error:  # a failure is a result here
                 cells.append(type(error).__name__[:9])
-        print(label.ljust(width) + "".join(cell.rjust(10) for cell in cells))
+        print(label.ljust(width) + "".join(cell.rjust(column) for cell, column in zip(cells, columns, strict=True)))
 
 
 if __name__ == "__main__":
