@@ -177,7 +177,10 @@ class Isolation:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session):
         if any(map(isolated_item, session.items)):
-            self.zygote = _Zygote.start(session)
+            if hazard := fork_hazards():  # collection started it (an --impl module computing at import)
+                _warn_off(session.config, hazard)
+            else:
+                self.zygote = _Zygote.start(session)
         try:
             return (yield)
         finally:
@@ -277,6 +280,11 @@ class Isolation:
 
 class IsolationOff(pytest.PytestWarning):
     """This run's property tests run in the pytest process: a crash ends the run."""
+
+
+def _warn_off(config, hazard: str) -> None:
+    message = f"isolation is off: {hazard}, and a forked child would deadlock; run in a fresh process"
+    config.issue_config_time_warning(IsolationOff(message), stacklevel=2)
 
 
 def fork_hazards() -> str | None:
@@ -484,7 +492,6 @@ def configure(config) -> None:
     if config.getoption("isolation") != "fork" or config.getoption("usepdb", False):
         return
     if hazard := fork_hazards():
-        message = f"isolation is off: {hazard}, and a forked child would deadlock; run in a fresh process"
-        config.issue_config_time_warning(IsolationOff(message), stacklevel=2)
+        _warn_off(config, hazard)
         return
     config.pluginmanager.register(Isolation(config.getoption("call_timeout")), "convcheck-isolation")
