@@ -140,6 +140,15 @@ class Conv2dProblem:
             return self
         return replace(self, x=x, stride=tuple(stride), dilation=tuple(dilation), padding=tuple(padding))
 
+    def with_numbers_up_to(self, limit: int) -> Conv2dProblem:
+        """This problem, or its :meth:`tap_gathered` equivalent when a stride, a padded extent or a dilated kernel
+        span is past ``limit`` (for libraries whose shape arithmetic is exact only up to some size)."""
+        kernel = self.weight.shape[2:]
+        top, bottom, left, right = self.padding
+        extents = (self.x.shape[2] + top + bottom, self.x.shape[3] + left + right)
+        spans = [d * (k - 1) + 1 for d, k in zip(self.dilation, kernel, strict=True)]
+        return self.tap_gathered() if max(*self.stride, *extents, *spans) > limit else self
+
     @property
     def output_shape(self) -> tuple[int, int, int, int]:
         """(N, C_out, H_out, W_out) by the contract's formula."""

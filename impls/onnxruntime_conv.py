@@ -8,6 +8,11 @@ cached per signature. Each session's worker threads sleep when idle instead of s
 (``session.intra_op.allow_spinning = 0``): with hundreds of cached sessions on a shared machine, spinning pools
 took the CPU from the calls themselves (measured here: the property suite's ONNX Runtime tests ran 3.7 times longer).
 
+Output sizes past 2**53: ONNX Runtime's shape inference computes them in double precision, so a padded extent
+beyond ``EXACT_SHAPES`` can get one output too many (a 1-wide input padded by 2**52 on both sides under stride 2**53:
+2 outputs, where the formula gives 1). Such problems are handed over in their equivalent tap-gathered form
+(``Conv2dProblem.tap_gathered``), whose numbers are at most the output's (window, tap) pairs.
+
 float32 only: the CPU execution provider registers no float64 ``Conv`` kernel (a float64 model fails to load with
 ``NOT_IMPLEMENTED: Could not find an implementation for Conv(22) node``).
 """
@@ -30,6 +35,7 @@ else:
     UNAVAILABLE = None
 
 OPSET = 22
+EXACT_SHAPES = 2**53  # integers a double holds exactly
 IR_VERSION = 10
 
 
@@ -69,6 +75,7 @@ def session(bias: bool, stride, pads, dilation, group: int):
 )
 def onnxruntime_conv(problem: Conv2dProblem) -> np.ndarray:
     """Run the cached session for this call's attributes on the CPU execution provider."""
+    problem = problem.with_numbers_up_to(EXACT_SHAPES)
     top, bottom, left, right = problem.padding
     run = session(
         problem.bias is not None, problem.stride, (top, left, bottom, right), problem.dilation, problem.groups

@@ -51,13 +51,10 @@ def torch_conv2d(problem: Conv2dProblem, device: str = "cpu") -> np.ndarray:
     symmetric part goes through ``F.pad``, so that only that one extra row or column is ever materialized.
 
     torch's shape arithmetic is not reliable past int32 (torch 2.13 finds no output for stride 2**63 - 1 with a
-    padded extent past 2**31), so a problem with a stride, padding or dilated span beyond ``TORCH_INDEX_LIMIT`` is
+    padded extent past 2**31), so a problem with a stride, padded extent or dilated span beyond ``TORCH_INDEX_LIMIT`` is
     handed over in its equivalent form whose numbers are all at most the output's (window, tap) pairs.
     """
-    kernel = problem.weight.shape[2:]
-    spans = [d * (k - 1) + 1 for d, k in zip(problem.dilation, kernel, strict=True)]
-    if max(*problem.stride, *problem.padding, *spans) > TORCH_INDEX_LIMIT:
-        problem = problem.tap_gathered()
+    problem = problem.with_numbers_up_to(TORCH_INDEX_LIMIT)
     top, bottom, left, right = problem.padding
     x = as_tensor(problem.x, device)
     padding = (min(top, bottom), min(left, right))

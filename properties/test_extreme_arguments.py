@@ -23,11 +23,18 @@ pytestmark = pytest.mark.family("extreme_arguments")
 
 @reproducible
 def check_extreme_arguments(impl, case) -> None:
-    """``case`` gives the oracle's values within the error bound, with at most 64 MiB of extra memory."""
+    """``case`` gives the oracle's values within the error bound, with at most 64 MiB of extra memory.
+
+    A call over the limit is measured once more: what only a library's first call in a process takes (its backend
+    starting, measured at 65 MiB for JAX's first call) is not memory that follows the arguments; what every call
+    takes is."""
     __tracebackhide__ = True
     x, weight, bias = case.arrays()
     with measured() as usage:
         out = call_or_skip(impl, x, weight, bias, **case.geometry())
+    if usage.extra(out.nbytes) > LIMIT_BYTES:
+        with measured() as usage:
+            out = call_or_skip(impl, x, weight, bias, **case.geometry())
     expected = reference_conv2d(x, weight, bias, **case.geometry())
     bound = error_bound(impl.error_model, x, weight, bias, **case.geometry())
     assert_close(out, expected, bound, "extreme arguments", impl, case, "the oracle, within the error bound")

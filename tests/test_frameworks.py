@@ -147,6 +147,20 @@ def integer_case(dtype: str, kernel: tuple[int, int], dilation: int = 1):
     return x, weight, {"dilation": dilation}
 
 
+def test_onnxruntime_computes_output_sizes_in_double_precision():
+    """Why the onnxruntime entry hands over a tap-gathered problem past 2**53: the library's own call on a 1-wide
+    input padded by 2**52 on both sides under stride 2**53 gives two outputs where the formula gives one."""
+    entry("onnxruntime")
+    from impls.onnxruntime_conv import EXACT_SHAPES, session
+
+    x, weight = np.full((1, 1, 1, 1), 2, dtype=np.float32), np.array([[[[1, 0]]]], dtype=np.float32)
+    pad, stride = EXACT_SHAPES // 2, EXACT_SHAPES
+    (y,) = session(False, (1, stride), (0, pad, 0, pad), (1, 1), 1).run(None, {"x": x, "weight": weight})
+    assert impls.output_size(1, 2, stride, 2 * pad, 1) == 1
+    assert y.shape == (1, 1, 1, 2)
+    assert impls.REGISTRY["onnxruntime"](x, weight, stride=(1, stride), padding=(0, pad)).shape == (1, 1, 1, 1)
+
+
 @pytest.mark.parametrize(
     ("dtype", "kernel", "dilation", "direct"),
     [
