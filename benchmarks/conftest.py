@@ -11,7 +11,8 @@
   ``MIN_ROUNDS`` rounds, and rounds of at least ``MIN_ROUND_TIME`` (a fast call is repeated within a round).
 - pytest-benchmark's own table (over 200 columns) gives way to the tables of ``benchmarks.report`` (at most 120);
   ``--plugin-table`` shows it as well. Rows measured while the load exceeded the threads are flagged, and the run
-  ends with a warning naming them.
+  ends with a warning naming them; a run of more than one thread started without the settings that make idle
+  library threads sleep (``benchmarks.control.IDLE_SLEEP``) ends with a warning giving them.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from pathlib import Path
 import pytest
 
 from benchmarks import report
+from benchmarks.control import spinning_settings
 from properties.threads import cores, limited_threads
 
 MIN_ROUNDS = 10  # pytest-benchmark's default is 5
-MIN_ROUND_TIME = 2e-3  # seconds; pytest-benchmark's default is 5e-6
+MIN_ROUND_TIME = 20e-3  # seconds; pytest-benchmark's default is 5e-6
 PLUGIN_DEFAULT_MIN_TIME = 5e-6
 WARMUP_ROUNDS = 2
 PLUGIN_DEFAULT_MIN_ROUNDS = 5
@@ -122,11 +124,21 @@ def threads(request) -> dict:
         yield counts
 
 
+def spinning(config) -> bool:
+    """Whether idle threads of one library may spin through another's rounds: more than one thread, and the
+    process started without the settings that make idle threads sleep."""
+    return thread_count(config) > 1 and bool(spinning_settings())
+
+
 def pytest_benchmark_update_json(config, benchmarks, output_json):
     loaded = [
         bench["fullname"] for bench in output_json["benchmarks"] if bench["extra_info"].get("load", {}).get("flagged")
     ]
-    output_json["convcheck"] = {"threads": config.stash.get(THREADS_KEY, None), "loaded_rows": loaded}
+    output_json["convcheck"] = {
+        "threads": config.stash.get(THREADS_KEY, None),
+        "loaded_rows": loaded,
+        "idle_threads_spin": spinning(config),
+    }
     if COMPARED_KEY in config.stash:
         output_json["convcheck"]["compared_with"] = config.stash[COMPARED_KEY][0]
     config.stash[RUN_KEY] = output_json
@@ -158,6 +170,16 @@ def pytest_terminal_summary(terminalreporter, config):
             warning = (
                 f"warning: {len(loaded)} of {len(found)} rows were measured while the 1-minute load average exceeded "
                 f"the {counts.get('requested')} threads in use (flag L): {', '.join(loaded)}"
+            )
+            write("")
+            for line in textwrap.wrap(warning, report.WIDTH, subsequent_indent="  "):
+                write(line, yellow=True)
+        if run["convcheck"]["idle_threads_spin"]:
+            settings = " ".join(f"{name}={value}" for name, value in spinning_settings().items())
+            warning = (
+                f"warning: with {counts.get('requested')} threads, the idle threads of one library keep spinning "
+                "through the next library's interleaved rounds, so paired ratios and times are distorted: start the "
+                f"run with {settings} (they are read when the libraries load), e.g. {settings} pytest benchmarks ..."
             )
             write("")
             for line in textwrap.wrap(warning, report.WIDTH, subsequent_indent="  "):

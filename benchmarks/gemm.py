@@ -4,7 +4,9 @@ A convolution with ``G`` groups is, per group, ``(C_out/G, K) @ (K, pixels)`` wi
 computes that product in several formulations of equal FLOPs whose speed differs with the shape: weights on the left
 or on the right (``W @ P`` or ``P' @ W'``), one product over the whole batch or one per image, and with the BLAS
 NumPy links or, where torch is installed, torch's (MKL on x86). The row times the fastest of them on this machine,
-so that only an algorithm that saves multiplications can beat it.
+so that only an algorithm that saves multiplications can beat it. A second row, ``gemm[numpy]``, times the fastest
+formulation with NumPy's own BLAS (where torch brings another): the limit of an implementation built on NumPy's
+matmul, such as im2col, which the roofline may not be.
 """
 
 from __future__ import annotations
@@ -29,13 +31,17 @@ SHAPES: dict[str, Callable[[int, int, int, int, int], tuple[tuple, tuple]]] = {
 }
 
 LIBRARIES = ("numpy", "torch")
-_FASTEST: dict[tuple[str, int], str] = {}  # (workload, BLAS threads) -> formulation
+_FASTEST: dict[tuple[str, int | None, str | None], str] = {}  # (workload, BLAS threads, library) -> formulation
 
 
-def formulations() -> list[str]:
-    """``"LIBRARY SHAPE"`` for every operand shape and every BLAS installed (torch's only where torch is)."""
-    libraries = LIBRARIES if torch_module() is not None else LIBRARIES[:1]
-    return [f"{library} {shape}" for library in libraries for shape in SHAPES]
+def libraries() -> tuple[str, ...]:
+    """The BLAS libraries installed: NumPy's, and torch's where torch is."""
+    return LIBRARIES if torch_module() is not None else LIBRARIES[:1]
+
+
+def formulations(library: str | None = None) -> list[str]:
+    """``"LIBRARY SHAPE"`` for every operand shape and every BLAS installed, or only ``library``'s."""
+    return [f"{name} {shape}" for name in libraries() if library in (None, name) for shape in SHAPES]
 
 
 def operands(workload: Workload, formulation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,12 +65,13 @@ def product(workload: Workload, formulation: str) -> Callable[[], np.ndarray]:
     return partial(np.matmul, a, b, out=out)
 
 
-def fastest(workload: Workload, blas_threads: int | None) -> str:
-    """The fastest formulation of ``workload`` under the current thread count (tried once per session)."""
-    key = (workload.name, blas_threads)
+def fastest(workload: Workload, blas_threads: int | None, library: str | None = None) -> str:
+    """The fastest formulation of ``workload`` under the current thread count, of every BLAS or of ``library``'s
+    (tried once per session)."""
+    key = (workload.name, blas_threads, library)
     if key not in _FASTEST:
         best = {}
-        for name in formulations():
+        for name in formulations(library):
             call = product(workload, name)
             call()
             trials = []

@@ -147,7 +147,7 @@ def plot(rows: list[dict], out: Path, title: str) -> list[Path]:
     ax.set_yticklabels([f"{w.name}  ({w.label()}, {w.gflop:.3g} GFLOP)" for w in workloads], fontsize=8)
     ax.invert_yaxis()
     ax.set_xscale("log")
-    ax.set_xlabel("GFLOP/s (median time; log scale) — grey bar: GEMM baseline (NumPy matmul of the im2col operands)")
+    ax.set_xlabel("GFLOP/s (median time; log scale) — grey bar: GEMM baseline (the layer's product, fastest BLAS)")
     ax.grid(axis="x", which="both", color="0.9", zorder=0)
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from benchmarks.pairing import Spread
 from benchmarks.workloads import WORKLOADS
 
-GEMM = "gemm"  # the implementation name of the GEMM rows
+GEMM = "gemm"  # the implementation name of the GEMM rows (the roofline: the fastest BLAS installed)
+LIBRARY_GEMM = "gemm[{library}]"  # the GEMM row of one library's BLAS
 REFERENCE = "torch"
 REFERENCES = (GEMM, REFERENCE)  # the ratio columns, in order
 WIDTH = 120

@@ -1,4 +1,4 @@
-"""One benchmark per (implementation, workload), plus the GEMM row of each workload, grouped by workload.
+"""One benchmark per (implementation, workload), plus the GEMM rows of each workload, grouped by workload.
 
 Implementations come from the run's registry (``impls.REGISTRY`` plus any ``--impl``), so a new file in ``impls/``
 is benchmarked with no edit here. An implementation skips a workload, with the reason, when its cost hint
@@ -18,7 +18,7 @@ import pytest
 from benchmarks import gemm
 from benchmarks.control import load_average, overloaded
 from benchmarks.pairing import measure
-from benchmarks.report import GEMM, REFERENCE
+from benchmarks.report import GEMM, LIBRARY_GEMM, REFERENCE
 from benchmarks.workloads import WORKLOADS, Workload
 
 workload_parameter = pytest.mark.parametrize("workload", WORKLOADS, ids=[workload.name for workload in WORKLOADS])
@@ -82,8 +82,14 @@ def test_conv2d(benchmark, request, impl, workload: Workload, threads):
 
 
 @workload_parameter
-def test_gemm_baseline(benchmark, request, workload: Workload, threads):
-    """The roofline: the layer's own matrix product, operands prepared, in its fastest BLAS formulation."""
-    formulation = gemm.fastest(workload, threads["blas"]) if benchmark.enabled else gemm.formulations()[0]
-    out = run(benchmark, request, workload, GEMM, gemm.product(workload, formulation), threads, formulation=formulation)
+@pytest.mark.parametrize("library", [None, "numpy"], ids=["any", "numpy"])
+def test_gemm_baseline(benchmark, request, workload: Workload, library: str | None, threads):
+    """The roofline: the layer's own matrix product, operands prepared, in its fastest BLAS formulation; with
+    ``library``, in the fastest formulation of that library's BLAS (the limit of an implementation built on it)."""
+    if library is not None and gemm.libraries() == (library,):
+        pytest.skip(f"the GEMM row already uses {library}'s BLAS only (no other BLAS is installed)")
+    name = GEMM if library is None else LIBRARY_GEMM.format(library=library)
+    formulation = gemm.fastest(workload, threads["blas"], library) if benchmark.enabled else gemm.formulations()[0]
+    call = gemm.product(workload, formulation)
+    out = run(benchmark, request, workload, name, call, threads, formulation=formulation)
     assert np.asarray(out).size == workload.c_out * workload.n * workload.output_hw[0] * workload.output_hw[1]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks import gemm, plot, report
-from benchmarks.control import overloaded
+from benchmarks.control import IDLE_SLEEP, overloaded, spinning_settings
 from benchmarks.pairing import Spread, paired_ratios
 from benchmarks.workloads import BY_NAME
 from properties.threads import limited_threads, thread_counts, torch_module
@@ -69,6 +69,41 @@ def test_a_benchmark_run_sets_threads_flags_load_and_restores_the_process(pytest
     # The flagged row: marked in the table, named in the warning that ends the run and in the saved run.
     result.stdout.fnmatch_lines(["size_lab * sum * L", "warning: 1 of 1 rows were measured while the 1-minute load*"])
     assert saved["convcheck"]["loaded_rows"] == ["test_inner.py::test_inner"]
+
+
+def test_the_idle_sleep_settings_missing_from_the_environment_are_named():
+    assert spinning_settings({}) == IDLE_SLEEP
+    assert spinning_settings({"OMP_WAIT_POLICY": "passive", "OPENBLAS_THREAD_TIMEOUT": "28"}) == {
+        "OPENBLAS_THREAD_TIMEOUT": "4"
+    }
+    assert spinning_settings(dict(IDLE_SLEEP)) == {}
+
+
+@pytest.mark.parametrize("settings", ["missing", "set"])
+def test_a_run_of_several_threads_warns_when_idle_threads_may_spin(pytester, clean_environment, monkeypatch, settings):
+    for name, value in IDLE_SLEEP.items():
+        if settings == "set":
+            monkeypatch.setenv(name, value)
+        else:
+            monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile(
+        test_inner="""
+        def test_inner(benchmark):
+            benchmark.extra_info.update(implementation="sum", workload="size_lab", gflop=1e-9)
+            benchmark(sum, [1, 2, 3])
+        """
+    )
+    storage = pytester.path / "storage"
+    result = pytester.runpytest_inprocess(
+        "-p", "benchmarks.conftest", "--threads=2", "--benchmark-max-time=0.01", f"--benchmark-storage={storage}"
+    )
+    result.assert_outcomes(passed=1)
+    saved = json.loads(next(storage.glob("*/0001_*.json")).read_text())
+    output = " ".join(result.stdout.str().split())  # the warning is wrapped
+    warned = "the idle threads of one library keep spinning" in output
+    assert saved["convcheck"]["idle_threads_spin"] is warned is (settings == "missing")
+    if warned:
+        assert "start the run with OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4" in output
 
 
 @pytest.mark.parametrize(
