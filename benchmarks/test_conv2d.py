@@ -89,7 +89,9 @@ def test_gemm_baseline(benchmark, request, workload: Workload, library: str | No
     if library is not None and gemm.libraries() == (library,):
         pytest.skip(f"the GEMM row already uses {library}'s BLAS only (no other BLAS is installed)")
     name = GEMM if library is None else LIBRARY_GEMM.format(library=library)
-    formulation = gemm.fastest(workload, threads["blas"], library) if benchmark.enabled else gemm.formulations()[0]
+    formulation = (
+        gemm.fastest(workload, threads["blas"], library) if benchmark.enabled else gemm.formulations(library)[0]
+    )
     call = gemm.product(workload, formulation)
     out = run(benchmark, request, workload, name, call, threads, formulation=formulation)
     assert np.asarray(out).size == workload.c_out * workload.n * workload.output_hw[0] * workload.output_hw[1]
