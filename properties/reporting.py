@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 from hypothesis import currently_in_test_context, event
+from hypothesis.control import current_build_context
 
 from properties.hints import likely_cause, shape_cause
+from properties.simplify import simplest
 from properties.strategies import ConvCase, InvalidCall
 
 DATA_SIZE = 32  # small-integer arrays up to this many elements are shown in the report
@@ -34,6 +36,7 @@ class PropertyFailure(AssertionError):
         self.law, self.detail, self.implementation = law, detail, impl.name
         self.lines = list(lines)
         self.subject = subject  # the ConvCase or InvalidCall the check called with, if any
+        self.drawn: ConvCase | None = None  # the case Hypothesis found, where ``subject`` is its simplification
         self.reproduce: str | None = None
         self._hint = hint  # a callable giving the likely cause (or None), evaluated only when printed
 
@@ -56,6 +59,8 @@ class PropertyFailure(AssertionError):
         text = [f"{self.law} [{self.implementation}]: {self.detail}", *(f"  {line}" for line in self.lines)]
         if self.case:
             text.append(f"  case: {self.case}")
+        if self.drawn is not None:
+            text.append(f"  simplified from the drawn case: {self.drawn.descriptor()}")
         if isinstance(self.subject, ConvCase) and data_shown(self.subject):
             text.append(f"  data: {data_shown(self.subject)}")
         if self.hint:
@@ -125,21 +130,41 @@ def reproduction(check, impl, arguments: dict) -> str:
 def reproducible(check):
     """Make ``check(impl, **arguments)`` give its failures a reproduction: the same call of the same check.
 
-    A failure raised without a case (a crash inside a helper) gets the check's case here.
+    A failure raised without a case (a crash inside a helper) gets the check's case here. On Hypothesis's final
+    replay of a falsifying example, the case is first simplified further (:mod:`properties.simplify`).
     """
 
-    @functools.wraps(check)
-    def run(impl, **arguments):
+    def attempt(impl, **arguments):
         __tracebackhide__ = True
         try:
             return check(impl, **arguments)
         except PropertyFailure as failure:
             if failure.subject is None:
                 failure.subject = next((a for a in arguments.values() if isinstance(a, (ConvCase, InvalidCall))), None)
-            failure.reproduce = reproduction(run, impl, arguments)
             raise
 
+    @functools.wraps(check)
+    def run(impl, **arguments):
+        __tracebackhide__ = True
+        try:
+            return attempt(impl, **arguments)
+        except PropertyFailure as failure:
+            if final_replay():
+                drawn = failure.subject
+                arguments, failure = simplest(attempt, impl, arguments, failure, PropertyFailure)
+                if failure.subject != drawn and isinstance(drawn, ConvCase):
+                    failure.drawn = drawn
+            failure.reproduce = reproduction(run, impl, arguments)
+            raise failure from None
+
     return run
+
+
+def final_replay() -> bool:
+    """Whether Hypothesis is replaying the falsifying example it will report (not while it searches or shrinks)."""
+    if not currently_in_test_context():
+        return False
+    return bool(getattr(current_build_context(), "is_final", False))
 
 
 # --- assertions ---------------------------------------------------------------------------------------------------

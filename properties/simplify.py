@@ -1,0 +1,127 @@
+"""Simplify a failing case further than Hypothesis's shrinker can: one field at a time toward its simplest value.
+
+Hypothesis shrinks the choices behind a case, and a case drawn from a corner of the catalogue (a depthwise layer, a
+7x7 stem) can stop in a local minimum there: leaving the corner changes which draws follow. Once the falsifying
+example is known, :func:`simplest` tries the case with one image, one channel per group, fewer groups, no bias,
+stride and dilation 1, no padding, a 1-tap kernel and the smallest input (each change that moves the drawn values
+also with seeded values), keeping each change under which the check still fails by the same law, until no change
+does. The reported case is the simplest found; it fails the same way when
+its reproduction runs on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import pytest
+
+from impls.contract import normalize, output_size
+from properties.strategies import Budget, ConvCase
+
+MAX_TRIES = 100  # check calls one simplification may spend
+BUDGET = Budget()  # what a simpler case may cost, beyond what the current one does
+
+
+def smallest_extent(kernel: int, dilation: int, pads: int) -> int:
+    """The smallest input extent with at least one output under ``pads`` total padding."""
+    return max(1, dilation * (kernel - 1) + 1 - pads)
+
+
+def simpler(case: ConvCase) -> Iterator[ConvCase]:
+    """Cases one step simpler than ``case``, the largest steps first (some may be invalid calls). A step that
+    changes a shape moves the drawn values too; each such step is also offered with seeded values instead."""
+    for step in steps(case):
+        yield step
+        if case.data is not None and step.shapes() != case.shapes():
+            yield replace(step, data=None)
+
+
+def steps(case: ConvCase) -> Iterator[ConvCase]:
+    """Each field (or group of fields) one step toward its simplest value."""
+    g, in_group, out_group = case.groups, case.c_in // case.groups, case.c_out // case.groups
+    yield replace(case, n=1)
+    yield replace(case, groups=1, c_in=1, c_out=1)
+    for fewer in (1, 2):  # fewer groups of the same size
+        if fewer < g:
+            yield replace(case, groups=fewer, c_in=fewer * in_group, c_out=fewer * out_group)
+    yield replace(case, c_in=g, c_out=g)
+    yield replace(case, c_out=g)
+    yield replace(case, c_in=g)
+    yield replace(case, bias=False)
+    yield replace(case, layout=("contiguous", "contiguous"), ints=False)
+    yield replace(case, stride=(1, 1))
+    yield replace(case, dilation=(1, 1))
+    yield replace(case, padding=(0, 0))
+    yield replace(case, kh=1)
+    yield replace(case, kw=1)
+    pads = (0, 0) if isinstance(case.padding, str) else (2 * case.padding[0], 2 * case.padding[1])
+    if case.padding == "same":
+        pads = (case.dilation[0] * (case.kh - 1), case.dilation[1] * (case.kw - 1))
+    for axis, (size, kernel, dilation) in enumerate(
+        ((case.h, case.kh, case.dilation[0]), (case.w, case.kw, case.dilation[1]))
+    ):
+        low = smallest_extent(kernel, dilation, pads[axis])
+        for extent in (low, (low + size) // 2):
+            if extent < size:
+                yield replace(case, **{"hw"[axis]: extent})
+
+
+def work(problem) -> tuple[int, int]:
+    """(multiply-adds, input and output elements) of a normalized call."""
+    n, _, height, width = problem.x.shape
+    c_out, c_group, kh, kw = problem.weight.shape
+    top, bottom, left, right = problem.padding
+    h_out = output_size(height, kh, problem.stride[0], top + bottom, problem.dilation[0])
+    w_out = output_size(width, kw, problem.stride[1], left + right, problem.dilation[1])
+    outputs = n * c_out * h_out * w_out
+    return outputs * c_group * kh * kw, outputs + problem.x.size
+
+
+def normalized(case: ConvCase):
+    """The normalized call of ``case``, or None where it is not a valid call."""
+    try:
+        x, weight, bias = case.arrays()
+        return normalize(x, weight, bias, **case.geometry())
+    except ValueError:
+        return None
+
+
+def callable_with(candidate: ConvCase, impl, bound: tuple[int, int]) -> bool:
+    """Whether ``candidate`` is a valid call inside ``impl``'s declared capabilities, costing no more than
+    ``bound`` or a drawn case's budget, whichever is larger (a stride of 1 under a huge padding is not simpler)."""
+    problem = normalized(candidate)
+    limits = (max(bound[0], BUDGET.macs), max(bound[1], BUDGET.elements))
+    if problem is None or any(have > limit for have, limit in zip(work(problem), limits, strict=True)):
+        return False
+    geometry = candidate.geometry()
+    return impl.supports(problem, {key: geometry[key] for key in ("stride", "padding", "dilation")})
+
+
+def simplest(check: Callable, impl, arguments: dict, failure: Exception, failure_type: type) -> tuple[dict, Exception]:
+    """The simplest arguments found under which ``check(impl, **arguments)`` still fails by ``failure``'s law,
+    with that failure. Only a check called with exactly one :class:`ConvCase` is simplified."""
+    names = [name for name, value in arguments.items() if isinstance(value, ConvCase)]
+    if len(names) != 1:
+        return arguments, failure
+    name, tries, improved = names[0], 0, True
+    while improved and tries < MAX_TRIES:
+        improved, current = False, normalized(arguments[name])
+        if current is None:
+            break
+        for candidate in simpler(arguments[name]):
+            if candidate == arguments[name] or not callable_with(candidate, impl, work(current)):
+                continue
+            if tries >= MAX_TRIES:
+                break
+            tries += 1
+            trial = {**arguments, name: candidate}
+            try:
+                check(impl, **trial)
+            except failure_type as found:
+                if found.law == failure.law:
+                    arguments, failure, improved = trial, found, True
+                    break
+            except (Exception, pytest.skip.Exception):  # another error, a skipped call: not the same failure
+                continue
+    return arguments, failure
