@@ -11,9 +11,14 @@ atomic additions. We keep it on, with ``benchmark`` off, so that a configuration
 other choice, ``torch.backends.cudnn.enabled = False``, would force PyTorch's own im2col + cuBLAS path (an
 exact-summation method) but would no longer test the kernels people actually run on a GPU.
 
-Registered as unavailable ("no CUDA device") where ``torch.cuda.is_available()`` is false; it is then listed in
-``impls.UNAVAILABLE`` and never run.
+Registered as unavailable where torch is a CPU-only build or finds no CUDA device; it is then listed in
+``impls.UNAVAILABLE`` and never run. A fresh interpreter is asked whether CUDA is available: asking this process
+(``torch.cuda.is_available()``) initializes the CUDA driver here, and a child forked afterwards (the suite runs each
+property test in one) cannot use CUDA at all.
 """
+
+import subprocess
+import sys
 
 import numpy as np
 
@@ -21,12 +26,28 @@ from impls.contract import Conv2dProblem
 from impls.registry import implementation
 from impls.torch_conv import torch_conv2d
 
+PROBE = "import torch; print(torch.cuda.is_available())"
+
+
+def why_unavailable(torch) -> str | None:
+    """Why this machine cannot run the entry, or None; this process's CUDA state is left as it is."""
+    if torch.version.cuda is None:
+        return "torch is a CPU-only build"
+    if torch.cuda.is_initialized():  # already initialized here: asking costs nothing more
+        return None if torch.cuda.is_available() else "no CUDA device"
+    try:
+        probe = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as failed:
+        return f"could not ask a fresh interpreter whether CUDA is available ({failed})"
+    return None if probe.stdout.strip() == "True" else "no CUDA device"
+
+
 try:
     import torch
 except ImportError as missing:
     UNAVAILABLE = f"torch is not installed ({missing})"
 else:
-    UNAVAILABLE = None if torch.cuda.is_available() else "no CUDA device"
+    UNAVAILABLE = why_unavailable(torch)
 
 
 @implementation("torch-cuda", error_model="normwise", max_gflop=500.0, unavailable=UNAVAILABLE, library="torch")

@@ -283,15 +283,19 @@ class IsolationOff(pytest.PytestWarning):
 
 
 def _warn_off(config, hazard: str) -> None:
-    message = f"isolation is off: {hazard}, and a forked child would deadlock; run in a fresh process"
+    message = f"isolation is off: {hazard}, which a forked child could not use; run in a fresh process"
     config.issue_config_time_warning(IsolationOff(message), stacklevel=2)
 
 
 def fork_hazards() -> str | None:
-    """Why forking this process would be unsafe (a library has started threads a child would need), or None."""
+    """Why forking this process would be unsafe (a library has started what a child would need: threads that a
+    fork does not copy, a CUDA context that a child cannot use), or None."""
     bridge = sys.modules.get("jax._src.xla_bridge")
     if bridge is not None and bridge.backends_are_initialized():
         return "JAX has initialized its backends in this process"
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        return "torch has initialized CUDA in this process"
     return None
 
 

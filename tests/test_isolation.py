@@ -126,3 +126,16 @@ def test_isolation_is_off_with_a_warning_where_a_fork_would_deadlock(tmp_path):
         [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
     )
     assert result.stdout.split() == ["passed", "warned"], result.stdout + result.stderr
+
+
+def test_a_cuda_context_in_this_process_is_a_fork_hazard(monkeypatch):
+    """A child forked after CUDA was initialized cannot use CUDA ("Cannot re-initialize CUDA in forked subprocess")."""
+    from types import SimpleNamespace
+
+    from properties.isolation import fork_hazards
+
+    cuda_started = SimpleNamespace(cuda=SimpleNamespace(is_initialized=lambda: True))
+    monkeypatch.setitem(sys.modules, "torch", cuda_started)
+    assert fork_hazards() == "torch has initialized CUDA in this process"
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=SimpleNamespace(is_initialized=lambda: False)))
+    assert fork_hazards() is None

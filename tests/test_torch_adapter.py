@@ -33,3 +33,18 @@ def test_torch_gets_c_ordered_operands_and_shares_c_ordered_memory():
     one_channel_last = np.zeros((2, 4, 5, 1), np.float32).transpose(0, 3, 1, 2)  # NumPy calls it C-contiguous
     assert one_channel_last.flags.c_contiguous
     assert torch_conv.as_tensor(one_channel_last).stride() == (20, 20, 5, 1)
+
+
+def test_the_cuda_entry_asks_a_fresh_interpreter_and_leaves_this_process_alone():
+    """Asking this process would initialize the CUDA driver, after which the suite's forked children cannot use it."""
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from impls.torch_cuda import why_unavailable
+
+    cpu_only = SimpleNamespace(version=SimpleNamespace(cuda=None))
+    assert why_unavailable(cpu_only) == "torch is a CPU-only build"
+    not_started = SimpleNamespace(is_initialized=lambda: False)
+    cuda_build = SimpleNamespace(version=SimpleNamespace(cuda="13.0"), cuda=not_started)
+    assert why_unavailable(cuda_build) in (None, "no CUDA device")  # a GPU, or (this machine's torch) none
+    assert not torch.cuda.is_initialized()
