@@ -134,6 +134,7 @@ def test_a_cuda_context_in_this_process_is_a_fork_hazard(monkeypatch):
 
     from properties.isolation import fork_hazards
 
+    monkeypatch.delitem(sys.modules, "jax._src.xla_bridge", raising=False)  # an earlier test may have started JAX
     cuda_started = SimpleNamespace(cuda=SimpleNamespace(is_initialized=lambda: True))
     monkeypatch.setitem(sys.modules, "torch", cuda_started)
     assert fork_hazards() == "torch has initialized CUDA in this process"
