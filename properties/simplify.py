@@ -5,8 +5,7 @@ Hypothesis shrinks the choices behind a case, and a case drawn from a corner of 
 example is known, :func:`simplest` tries the case with one image, one channel per group, fewer groups, no bias,
 stride and dilation 1, no padding, a 1-tap kernel and the smallest input (each change that moves the drawn values
 also with seeded values), keeping each change under which the check still fails by the same law, until no change
-does. The reported case is the simplest found; it fails the same way when
-its reproduction runs on its own.
+does. The reported case is the simplest found; its reproduction fails the same way when run on its own.
 """
 
 from __future__ import annotations
