@@ -16,13 +16,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from impls.contract import Conv2dProblem, ConvArgumentError, normalize
+from impls.signature import SignatureError, omitted_parameters, where
 
 ERROR_MODELS = ("exact-summation", "normwise")
 ENTRY_POINT_GROUP = "convcheck.impls"
-_NOT_IMPLEMENTATIONS = {"contract", "registry", "template"}
+_NOT_IMPLEMENTATIONS = {"contract", "registry", "signature", "template"}
 
 
 DEFAULT_FORMS = {"stride": 1, "padding": 0, "dilation": 1}  # the contract's defaults, as a call leaves them out
+DEFAULTS = {"bias": None, **DEFAULT_FORMS, "groups": 1}
 
 
 class UnsupportedConfiguration(NotImplementedError):
@@ -74,7 +76,9 @@ class Capabilities:
             (not self.odd_kernels or all(k % 2 for k in kernel), f"kernel {kernel}"),
         ]
         if arguments is not None:
-            stride, padding, dilation = (arguments.get(key, default) for key, default in DEFAULT_FORMS.items())
+            stride, padding, dilation = self.spelled(
+                *(arguments.get(key, value) for key, value in DEFAULT_FORMS.items())
+            )
             checks += [
                 (not self.square_strides or isinstance(stride, int), f"stride {stride!r} (not one int)"),
                 (not self.square_dilations or isinstance(dilation, int), f"dilation {dilation!r} (not one int)"),
@@ -82,6 +86,18 @@ class Capabilities:
                 (not isinstance(padding, str) or padding in self.padding_strings, f"padding {padding!r}"),
             ]
         return next((f"{what} is not supported" for ok, what in checks if not ok), None)
+
+    def spelled(self, stride, padding, dilation) -> tuple:
+        """``stride``, ``padding`` and ``dilation`` in the forms these capabilities declare: an equal pair as one int
+        where one int is declared, ``'valid'`` as 0 where one padding int is. The
+        contract gives both spellings one meaning; any other value (an unequal pair, an invalid one) is unchanged."""
+        if self.square_strides:
+            stride = _one_int(stride)
+        if self.square_dilations:
+            dilation = _one_int(dilation)
+        if self.int_padding:
+            padding = 0 if padding == "valid" else _one_int(padding)
+        return stride, padding, dilation
 
     @classmethod
     def from_dict(cls, declared: Mapping) -> Capabilities:
@@ -95,6 +111,14 @@ class Capabilities:
             return tuple(as_tuple(item) for item in value) if isinstance(value, list) else value
 
         return cls(**{key: as_tuple(value) for key, value in declared.items()})
+
+
+def _one_int(value):
+    """An equal pair of ints as that int; anything else as it is."""
+    pair = isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == value[1]
+    if pair and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return value[0]
+    return value
 
 
 @dataclass(frozen=True, repr=False)
@@ -113,6 +137,7 @@ class Entry:
     # The ValueError subclass its invalid-argument errors must be (entries of this package: ConvArgumentError).
     argument_error: type[ValueError] = ValueError
     library: str | None = None  # the distribution under test, whose version a run reports ("jax", "onnxruntime")
+    omitted: frozenset[str] = frozenset()  # contract parameters the function does not take (it declares their default)
 
     def __repr__(self) -> str:  # short: entries appear in Hypothesis's falsifying examples
         return f"Entry({self.name!r})"
@@ -125,7 +150,16 @@ class Entry:
             raise ValueError(f"error_model={self.error_model!r}: expected one of {ERROR_MODELS}")
 
     def __call__(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-        return self.function(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+        """Call the function with stride, padding and dilation in the forms it declares
+        (:meth:`Capabilities.spelled`), leaving out the parameters it does not take."""
+        stride, padding, dilation = self.capabilities.spelled(stride, padding, dilation)
+        arguments = {"bias": bias, "stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+        for name in self.omitted:
+            value = arguments.pop(name)
+            if value is not None if DEFAULTS[name] is None else value != DEFAULTS[name]:
+                raise UnsupportedConfiguration(f"{self.name}: takes no {name}, called with {name}={value!r}")
+        positional = [arguments.pop("bias")] if "bias" in arguments else []
+        return self.function(x, weight, *positional, **arguments)
 
     def supports(self, problem: Conv2dProblem, arguments: Mapping | None = None) -> bool:
         return self.capabilities.why_unsupported(problem, arguments) is None
@@ -142,6 +176,12 @@ class Entry:
         capabilities = getattr(function, "capabilities", None) or {}
         if isinstance(capabilities, Mapping):
             capabilities = Capabilities.from_dict(capabilities)
+        optional = {
+            "bias": not capabilities.bias,
+            "dilation": capabilities.dilations == (1,),
+            "groups": not capabilities.groups,
+        }
+        omitted = omitted_parameters(function, frozenset(key for key, free in optional.items() if free))
         return cls(
             name=name,
             function=function,
@@ -150,6 +190,7 @@ class Entry:
             max_gflop=getattr(function, "max_gflop", None),
             origin=origin,
             expected_failures=dict(getattr(function, "expected_failures", None) or {}),
+            omitted=omitted,
         )
 
 
@@ -196,19 +237,27 @@ def implementation(
     return decorate
 
 
-def load_spec(spec: str) -> Entry:
+def load_spec(spec: str, path: str | None = None) -> Entry:
     """An entry from ``NAME=MODULE:ATTR`` (the ``--impl`` option's syntax); ``MODULE`` is imported as by
-    ``python -m`` (the working directory first on the path). Raises :class:`SpecError` saying what is wrong."""
+    ``python -m`` (the working directory first on the path), or from the folder ``path`` when given. Raises
+    :class:`SpecError` saying what is wrong, in one line."""
     name, sep, target = spec.partition("=")
     module_name, colon, attribute = target.partition(":")
     if not (sep and colon and name and module_name and attribute):
         raise SpecError("expected NAME=MODULE:ATTR")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    folder = path or os.getcwd()
+    if folder not in sys.path and (path or "" not in sys.path):
+        sys.path.insert(0, folder)
     try:
         target_object = importlib.import_module(module_name)
-    except ImportError as error:
-        raise SpecError(f"cannot import {module_name!r}: {error}") from None
+    except ModuleNotFoundError as error:
+        if error.name != module_name.partition(".")[0]:
+            raise SpecError(f"cannot import {module_name!r}: {error} ({where(error)})") from None
+        raise SpecError(f"cannot import {module_name!r}: no such module in {folder} or on the path") from None
+    except SyntaxError as error:
+        raise SpecError(f"cannot import {module_name!r}: {error.msg} ({error.filename}:{error.lineno})") from None
+    except Exception as error:  # the module itself failed: where, in one line
+        raise SpecError(f"cannot import {module_name!r}: {type(error).__name__}: {error} ({where(error)})") from None
     for part in attribute.split("."):
         if not hasattr(target_object, part):
             raise SpecError(f"{module_name!r} has no attribute {attribute!r}")
@@ -217,6 +266,8 @@ def load_spec(spec: str) -> Entry:
         raise SpecError(f"{target} is a {type(target_object).__name__}, not a callable")
     try:
         return Entry.from_callable(name, target_object, origin=target)
+    except SignatureError as error:
+        raise SpecError(str(error)) from None
     except (TypeError, ValueError) as error:
         raise SpecError(f"its declarations are invalid: {error}") from None
 

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import functools
 import math
-import traceback
+import sys
 from pathlib import Path
 
 import numpy as np
 from hypothesis import currently_in_test_context, event
 from hypothesis.control import current_build_context
 
+from impls.signature import where
 from properties.hints import likely_cause, shape_cause
+from properties.invalid_calls import InvalidCall
 from properties.simplify import simplest
-from properties.strategies import ConvCase, InvalidCall
+from properties.strategies import ConvCase
 
 DATA_SIZE = 32  # small-integer arrays up to this many elements are shown in the report
 
@@ -84,10 +86,27 @@ def data_shown(case: ConvCase) -> str:
 def implementation_lines(impl, variable: str = "conv2d") -> list[str]:
     """Python lines that obtain ``impl`` as ``variable`` in a fresh interpreter."""
     if ":" in impl.origin:
-        return ["from impls.registry import load_spec", f'{variable} = load_spec("{impl.name}={impl.origin}")']
+        root = import_root(impl.origin.partition(":")[0])
+        path = f", path={root!r}" if root else ""
+        return ["from impls.registry import load_spec", f'{variable} = load_spec("{impl.name}={impl.origin}"{path})']
     if impl.origin.startswith("impls."):
         return ["from impls import REGISTRY", f'{variable} = REGISTRY["{impl.name}"]']
     return [f"{variable} = ...  # the callable checked as {impl.name!r} ({impl.origin})"]
+
+
+def import_root(module_name: str) -> str | None:
+    """The folder that module ``module_name`` (already imported) was imported from, so that a reproduction imports
+    it from any working directory; None for a module of an installed package."""
+    module = sys.modules.get(module_name)
+    file = getattr(module, "__file__", None)
+    if file is None or "site-packages" in Path(file).parts:
+        return None
+    root = Path(file).resolve().parent
+    if Path(file).name == "__init__.py":
+        root = root.parent
+    for _ in range(module_name.count(".")):
+        root = root.parent
+    return str(root)
 
 
 def code_of(value) -> str:
@@ -105,13 +124,12 @@ def code_of(value) -> str:
 
 
 def reproduction(check, impl, arguments: dict) -> str:
-    """``check(conv2d, **arguments)`` as code to paste into Python at the repository root."""
+    """``check(conv2d, **arguments)`` as code to paste into Python, from any folder."""
     lines = implementation_lines(impl)
-    names = ["ConvCase", "InvalidCall"]
     sources = {name: code_of(value) for name, value in arguments.items() if not hasattr(value, "capabilities")}
-    used = [name for name in names if any(f"{name}(" in code or f"{name}." in code for code in sources.values())]
-    if used:
-        lines.append(f"from properties.strategies import {', '.join(used)}")
+    for name, module in (("ConvCase", "properties.strategies"), ("InvalidCall", "properties.invalid_calls")):
+        if any(f"{name}(" in code or f"{name}." in code for code in sources.values()):
+            lines.append(f"from {module} import {name}")
     lines.append(f"from {check.__module__} import {check.__name__}")
     passed = []
     for name, value in arguments.items():
@@ -168,15 +186,6 @@ def final_replay() -> bool:
 
 
 # --- assertions ---------------------------------------------------------------------------------------------------
-
-
-def where(error: BaseException) -> str:
-    """Where ``error`` was raised: the innermost frame's file name, line and function (the same wherever it runs)."""
-    frames = traceback.extract_tb(error.__traceback__)
-    if not frames:
-        return "?"
-    frame = frames[-1]
-    return f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
 
 
 def crashed(impl, error: Exception) -> PropertyFailure:

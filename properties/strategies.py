@@ -520,141 +520,6 @@ def exact_cases(capabilities: Capabilities = Capabilities(), **constraints):
     return conv_cases(capabilities, values=("int",), **constraints)
 
 
-@dataclass(frozen=True)
-class InvalidCall:
-    """A call that breaks the contract in one named way, as data: it prints as code and replays itself.
-
-    It is made from a valid case: the arrays passed are Python expressions over the case's ``x``, ``weight`` and
-    ``bias`` (and ``np``), and ``keywords`` replace the case's geometry. ``argument`` is the argument that the
-    ValueError's message must name.
-    """
-
-    kind: str  # one of INVALID_CLASSES
-    argument: str
-    case: ConvCase
-    x: str = "x"
-    weight: str = "weight"
-    bias: str = "bias"
-    keywords: tuple[tuple[str, object], ...] = ()
-
-    def arrays(self) -> tuple:
-        """Fresh (x, weight, bias) of the invalid call."""
-        x, weight, bias = self.case.arrays()
-        scope = {"np": np, "x": x, "weight": weight, "bias": bias}
-        return tuple(eval(expression, scope) for expression in (self.x, self.weight, self.bias))
-
-    def geometry(self) -> dict:
-        """The keyword arguments of the invalid call."""
-        return {**self.case.geometry(), **dict(self.keywords)}
-
-    def changes(self) -> list[str]:
-        """What differs from the valid call, as ``name=code``."""
-        arrays = [f"{name}={value}" for name, value in self._arrays_code() if value != name]
-        return arrays + [f"{name}={value!r}" for name, value in self.keywords]
-
-    def _arrays_code(self):
-        return (("x", self.x), ("weight", self.weight), ("bias", self.bias))
-
-    def descriptor(self) -> str:
-        """One line: the class and what is invalid, e.g. ``stride < 1: stride=0 (from n1 ic1 ...)``."""
-        return f"{self.kind}: {', '.join(self.changes())} (from {self.case.descriptor()})"
-
-    def code(self) -> str:
-        """A Python expression that rebuilds this call."""
-        arrays = [f"{name}={value!r}" for name, value in self._arrays_code() if value != name]
-        keywords = [f"keywords={self.keywords!r}"] if self.keywords else []
-        return f"InvalidCall({', '.join([repr(self.kind), repr(self.argument), self.case.code(), *arrays, *keywords])})"
-
-    def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(self.descriptor())
-
-
-def _invalid(kind: str, case: ConvCase, draw) -> InvalidCall:
-    """Change one thing about a valid call so that it breaks the contract in the named way."""
-
-    def call(argument, **changes):
-        keywords = tuple(
-            (key, changes.pop(key)) for key in ("stride", "padding", "dilation", "groups") if key in changes
-        )
-        return InvalidCall(kind, argument, case, keywords=keywords, **changes)
-
-    other_float = "np.float64" if case.dtype == "float32" else "np.float32"
-    choices = {
-        "x with 3 dimensions": lambda: call("x", x="x[0]"),
-        "weight with 5 dimensions": lambda: call("weight", weight="weight[None]"),
-        "channel mismatch": lambda: call("weight", weight="np.concatenate([weight, weight], axis=1)"),
-        "groups not dividing C_in": lambda: call(
-            "groups",
-            x="x[:, :1].repeat(3, axis=1)",
-            weight="weight[:2, :1]",
-            bias="None if bias is None else bias[:2]",
-            groups=2,
-        ),
-        "groups not dividing C_out": lambda: call(
-            "groups", x="x[:, :1].repeat(2, axis=1)", weight="weight[:1, :1].repeat(3, axis=0)", bias="None", groups=2
-        ),
-        "groups < 1": lambda: call("groups", groups=draw(st.sampled_from([0, -1]))),
-        "stride < 1": lambda: call("stride", stride=draw(st.sampled_from([0, -1, (1, 0), (0, 2)]))),
-        "stride not an integer": lambda: call("stride", stride=draw(st.sampled_from([1.5, (1, 0.5), "1", (1, 1, 1)]))),
-        "dilation < 1": lambda: call("dilation", dilation=draw(st.sampled_from([0, -2, (1, 0)]))),
-        "negative padding": lambda: call("padding", padding=draw(st.sampled_from([-1, (0, -1), (-2, 1)]))),
-        "unknown padding": lambda: call("padding", padding=draw(st.sampled_from(["full", "SAME", "causal", 1.5]))),
-        "'same' with stride > 1": lambda: call(
-            "padding", padding="same", stride=draw(st.sampled_from([2, (1, 2), (3, 1)]))
-        ),
-        "kernel larger than the padded input": lambda: call(
-            "weight", weight="np.zeros((*weight.shape[:2], x.shape[2] + 1, 1), weight.dtype)", padding=0, dilation=1
-        ),
-        "dilated kernel larger than the padded input": lambda: call(
-            "weight", weight="np.ones((*weight.shape[:2], 2, 1), weight.dtype)", padding=0, dilation=(case.h, 1)
-        ),
-        "bias of the wrong shape": lambda: call(
-            "bias",
-            bias=draw(st.sampled_from(["np.zeros(len(weight) + 1, x.dtype)", "np.zeros((len(weight), 1), x.dtype)"])),
-        ),
-        "mixed dtypes": lambda: call("weight", weight=f"weight.astype({other_float})"),
-        "integer arrays": lambda: call("x", x="x.astype(np.int64)", weight="weight.astype(np.int64)", bias="None"),
-        "complex arrays": lambda: call(
-            "x", x="x.astype(np.complex128)", weight="weight.astype(np.complex128)", bias="None"
-        ),
-        "a Python list": lambda: call("x", x="x.tolist()"),
-    }
-    return choices[kind]()
-
-
-INVALID_CLASSES = (
-    "x with 3 dimensions",
-    "weight with 5 dimensions",
-    "channel mismatch",
-    "groups not dividing C_in",
-    "groups not dividing C_out",
-    "groups < 1",
-    "stride < 1",
-    "stride not an integer",
-    "dilation < 1",
-    "negative padding",
-    "unknown padding",
-    "'same' with stride > 1",
-    "kernel larger than the padded input",
-    "dilated kernel larger than the padded input",
-    "bias of the wrong shape",
-    "mixed dtypes",
-    "integer arrays",
-    "complex arrays",
-    "a Python list",
-)
-
-
-@st.composite
-def invalid_calls(draw, kind: str, capabilities: Capabilities = Capabilities()) -> InvalidCall:
-    """A call that breaks the contract in exactly the named way, made from a small valid case."""
-    case = draw(conv_cases(capabilities, values=("int",), layouts=False, padding_modes=("pair",)))
-    case = replace(
-        case, groups=1, c_in=max(case.c_in // case.groups, 1), stride=(1, 1), dilation=(1, 1), ints=False, data=None
-    )
-    return _invalid(kind, case, draw)
-
-
 # --- Extreme arguments and state between calls ----------------------------------------------------------------------
 # Strides, paddings and dilations far beyond a small input. An implementation whose work and memory follow the output
 # handles every one of these at the cost of a small case; one that materializes the padded plane, the dense stride-1
@@ -730,14 +595,22 @@ def extreme_cases(draw, capabilities: Capabilities = Capabilities()) -> ConvCase
     if capabilities.kernel_sizes is not None:
         kh, kw = draw(st.sampled_from(capabilities.kernel_sizes))
     else:
-        kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        kh, kw = (draw(st.sampled_from((1, 3) if capabilities.odd_kernels else (1, 2, 3))) for _ in "hw")
     heavy = capabilities.strides is None and draw(st.integers(0, 3)) == 0
+    # An entry that takes one int for the stride, dilation or padding gets the same extreme numbers on both axes.
+    mirrored = capabilities.square_strides or capabilities.square_dilations or capabilities.int_padding
     if heavy:
-        axes = [Axis(size, k, stride, padding) for k in (kh, kw)
-                for padding in [draw(st.integers(500, 1000))]
-                for stride in [draw(st.integers(padding, 2 * padding))]
-                for size in [draw(st.integers(1, 8))]]  # fmt: skip
+        padding = draw(st.integers(500, 1000))
+        stride = draw(st.integers(padding, 2 * padding))
+        axes = [Axis(draw(st.integers(1, 8)), k, stride, padding) for k in (kh, kw)]
+        if not mirrored:
+            axes[1] = replace(axes[1], stride=draw(st.integers(padding, 2 * padding)))
         n, c_in = draw(st.integers(2, 3)), 4
+    elif mirrored:  # one axis's numbers for both, drawn for the larger kernel (so they fit the other too)
+        kind = draw(st.sampled_from(_extreme_kinds(capabilities, max(kh, kw))))
+        axis = draw(extreme_axis(kind, max(kh, kw), capabilities.strides, capabilities.dilations))
+        axes = [replace(axis, kernel=k) for k in (kh, kw)]
+        n, c_in = draw(st.integers(1, 3)), draw(st.integers(1, 4))
     else:
         kinds = [draw(st.sampled_from(_extreme_kinds(capabilities, k))) for k in (kh, kw)]
         ordinary = draw(st.sampled_from([None, 0, 1]))  # which axis, if any, stays ordinary
@@ -748,7 +621,9 @@ def extreme_cases(draw, capabilities: Capabilities = Capabilities()) -> ConvCase
         n, c_in = draw(st.integers(1, 3)), draw(st.integers(1, 4))
     rows, cols = axes
     padding: object = (rows.padding, cols.padding)
-    if not heavy and rows.stride == cols.stride == 1 and draw(st.integers(0, 3)) == 0:
+    same_spans_even = all(a.dilation * (a.kernel - 1) % 2 == 0 for a in axes) or not capabilities.symmetric_padding
+    takes_same = _string_padding("same", capabilities, ("same",)) and same_spans_even
+    if not heavy and takes_same and rows.stride == cols.stride == 1 and draw(st.integers(0, 3)) == 0:
         padding = "same"  # stride 1: 'same' pads by the dilated span, whatever the dilation
     groups = c_in if capabilities.groups and draw(st.booleans()) else 1
     kind = draw(st.sampled_from(VALUE_KINDS))
@@ -764,12 +639,12 @@ def extreme_cases(draw, capabilities: Capabilities = Capabilities()) -> ConvCase
         padding=padding,
         dilation=(rows.dilation, cols.dilation),
         groups=groups,
-        bias=draw(st.booleans()),
+        bias=capabilities.bias and draw(st.booleans()),
         dtype=draw(st.sampled_from(capabilities.dtypes)),
         values=kind,
         scale=(0, 0) if kind == "int" else (draw(st.integers(-4, 4)), draw(st.integers(-4, 4))),
         layout=(draw(st.sampled_from(LAYOUTS)), draw(st.sampled_from(LAYOUTS))),
-        ints=draw(st.integers(0, 3)) == 3,
+        ints=mirrored or draw(st.integers(0, 3)) == 3,
         seed=draw(st.integers(0, 2**32 - 1)),
     )
 
@@ -781,27 +656,31 @@ PAST_THE_LIMIT_KINDS = ("stride", "padding", "dilation", "padded extent", "dilat
 def past_the_limit_cases(draw, capabilities: Capabilities = Capabilities()) -> tuple[ConvCase, str]:
     """A small case with one number past what an index holds (2**63 - 1): a stride, padding or dilation entry, or a
     padded input extent or dilated kernel span made of entries that are each within it. Returns the case and the
-    argument a ``ConvArgumentError`` must name."""
+    argument a ``ConvArgumentError`` must name. Where the entry takes one int for an argument, both axes get it; an
+    entry that declares dilation 1 only is not asked about dilations."""
     case = draw(conv_cases(capabilities, values=("int",), layouts=False, padding_modes=("pair",)))
-    kinds = [k for k in PAST_THE_LIMIT_KINDS if k != "dilated span" or max(case.kh, case.kw) > 1]
+    takes_dilation = capabilities.dilations is None or any(d > 1 for d in capabilities.dilations)
+    kinds = [k for k in PAST_THE_LIMIT_KINDS
+             if takes_dilation or "dilat" not in k if k != "dilated span" or max(case.kh, case.kw) > 1]  # fmt: skip
     kind = draw(st.sampled_from(kinds))
     axis = draw(st.integers(0, 1))
+    one_int = {"stride": capabilities.square_strides, "dilation": capabilities.square_dilations,
+               "padding": capabilities.int_padding}  # fmt: skip
 
-    def on_axis(pair, value):
-        return tuple(value if i == axis else v for i, v in enumerate(pair))
+    def on_axis(name, value) -> ConvCase:
+        pair = getattr(case, name)
+        return replace(case, **{name: tuple(value if i == axis or one_int[name] else v for i, v in enumerate(pair))})
 
     huge = draw(st.sampled_from(PAST_THE_LIMIT) | st.integers(INDEX_LIMIT + 1, 2**200))
     if kind in ("stride", "dilation", "padding"):
-        return replace(case, **{kind: on_axis(getattr(case, kind), huge)}), kind
+        return on_axis(kind, huge), kind
     if kind == "padded extent":
         size = (case.h, case.w)[axis]
-        return replace(case, padding=on_axis(case.padding, draw(st.integers((INDEX_LIMIT - size) // 2 + 1,
-                                                                          INDEX_LIMIT)))), "padding"  # fmt: skip
+        return on_axis("padding", draw(st.integers((INDEX_LIMIT - size) // 2 + 1, INDEX_LIMIT))), "padding"
     if (case.kh, case.kw)[axis] == 1:
         axis = 1 - axis
     taps = (case.kh, case.kw)[axis] - 1
-    dilation = draw(st.integers(-(-INDEX_LIMIT // taps), INDEX_LIMIT))
-    return replace(case, dilation=on_axis(case.dilation, dilation)), "dilation"
+    return on_axis("dilation", draw(st.integers(-(-INDEX_LIMIT // taps), INDEX_LIMIT))), "dilation"
 
 
 @st.composite

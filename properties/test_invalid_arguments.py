@@ -8,20 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from impls.signature import where
 from properties import isolation
-from properties.reporting import PropertyFailure, reproducible, where
-from properties.strategies import INVALID_CLASSES, InvalidCall, invalid_calls
+from properties.invalid_calls import BY_NAME, INVALID_CLASSES, InvalidCall, invalid_calls
+from properties.reporting import PropertyFailure, reproducible
 from properties.support import examples, require
 
 pytestmark = pytest.mark.family("invalid_arguments")
-
-
-def declares_the_form_of(impl, kind: str) -> bool:
-    """Whether the invalid call of ``kind`` is spelled in argument forms ``impl`` declares (a 'same' string, a bias)."""
-    capabilities = impl.capabilities
-    if kind == "'same' with stride > 1":
-        return "same" in capabilities.padding_strings and not capabilities.int_padding
-    return kind != "bias of the wrong shape" or capabilities.bias
 
 
 @reproducible
@@ -51,5 +44,5 @@ def check_refuses(impl, call: InvalidCall) -> None:
 def test_invalid_arguments_raise_value_error(impl, kind, data):
     """A call that breaks the contract raises ValueError (not a crash, not a silent result)."""
     __tracebackhide__ = True
-    require(impl, declares_the_form_of(impl, kind), f"no argument of the form '{kind}' declared")
+    require(impl, BY_NAME[kind].asked_of(impl.capabilities), f"'{kind}' needs an argument it does not declare")
     check_refuses(impl, call=data.draw(invalid_calls(kind, impl.capabilities), label="call"))

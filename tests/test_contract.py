@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import impls
 from impls import Capabilities, ConvArgumentError, Entry, normalize, output_size
 from impls.registry import load_spec
-from properties.strategies import INVALID_CLASSES, invalid_calls
+from properties.invalid_calls import INVALID_CLASSES, invalid_calls
 
 X = np.zeros((2, 4, 6, 5), dtype=np.float32)
 W = np.zeros((6, 2, 3, 2), dtype=np.float32)
@@ -111,11 +111,9 @@ def test_argument_forms_are_declared_and_checked():
     x, weight, bias = np.zeros((1, 2, 8, 8)), np.zeros((3, 2, 3, 2)), np.zeros(3)
     cases = [
         ({"square_strides": True}, {"stride": (1, 2)}, "stride"),
-        ({"square_strides": True}, {"stride": (2, 2)}, "not one int"),
         ({"square_dilations": True}, {"dilation": (2, 1)}, "dilation"),
         ({"symmetric_padding": True}, {"padding": "same"}, "padding"),  # kW = 2: one zero on the right only
         ({"int_padding": True}, {"padding": (1, 0)}, "padding"),
-        ({"int_padding": True}, {"padding": "valid"}, "not one int"),
         ({"padding_strings": ("valid",)}, {"padding": "same"}, "'same'"),
         ({"bias": False}, {}, "bias"),
         ({"odd_kernels": True}, {}, "kernel"),
@@ -128,6 +126,43 @@ def test_argument_forms_are_declared_and_checked():
     square = Capabilities(square_strides=True, int_padding=True, padding_strings=())
     plain = normalize(x, np.zeros((3, 2, 3, 3)), None, stride=2, padding=1)
     assert square.why_unsupported(plain, {"stride": 2, "padding": 1}) is None
+    assert square.why_unsupported(plain, {"stride": (2, 2), "padding": (1, 1)}) is None  # spelled as one int
+
+
+def test_an_entry_is_called_in_the_argument_forms_it_declares():
+    """An equal pair reaches a one-int entry as one int, 'valid' as 0; parameters it may leave out are left out."""
+    seen = []
+
+    def course(x, weight, bias=None, stride=1, padding=0):
+        seen.append((stride, padding))
+        return np.zeros(1)
+
+    course.capabilities = {"square_strides": True, "square_dilations": True, "int_padding": True,
+                           "dilations": [1], "groups": False}  # fmt: skip
+    entry = Entry.from_callable("course", course)
+    assert entry.omitted == {"dilation", "groups"}
+    entry(X, W, None, stride=(2, 2), padding="valid", dilation=(1, 1))
+    entry(X, W, None, stride=(1, 2), padding=(1, 1))
+    assert seen == [(2, 0), ((1, 2), 1)]  # an unequal pair is not the entry's form: its declaration refuses it
+    with pytest.raises(impls.UnsupportedConfiguration, match="groups"):
+        entry(X, W, None, groups=2)
+
+
+@pytest.mark.parametrize(
+    ("signature", "named"),
+    [
+        ("x, w", "'bias'"),
+        ("x, weight, bias=None, *, stride=1", "'padding'"),
+        ("x, weight, bias, s, p, d, g, extra", "extra"),
+    ],
+)
+def test_a_callable_that_cannot_take_the_contract_call_is_refused_in_one_line(signature, named):
+    namespace = {}
+    exec(f"def conv2d({signature}): pass", namespace)
+    with pytest.raises(impls.registry.SignatureError, match=named) as raised:
+        Entry.from_callable("mine", namespace["conv2d"])
+    assert "\n" not in str(raised.value)
+    assert "conv2d(x, weight, bias=None" in str(raised.value)  # the contract's call, for comparison
 
 
 def test_an_outside_callable_declares_argument_forms_and_an_unknown_one_is_refused():

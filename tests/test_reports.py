@@ -16,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, settings
 
 from impls import REGISTRY, Entry
+from properties.invalid_calls import INVALID_CLASSES, InvalidCall, invalid_calls
 from properties.oracle import reference_conv2d
 from properties.reporting import PropertyFailure, assert_close, bound_text, reproducible
-from properties.strategies import INVALID_CLASSES, ConvCase, InvalidCall, exact_cases, invalid_calls
+from properties.strategies import ConvCase, exact_cases
 from properties.test_agreement import check_matches_oracle
 from properties.test_invalid_arguments import check_refuses
 from tests.gallery import buggy
