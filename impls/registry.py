@@ -56,6 +56,9 @@ class Capabilities:
     padding_strings: tuple[str, ...] = ("same", "valid")  # the padding strings it accepts
     bias: bool = True
     odd_kernels: bool = False  # kH and kW odd
+    # Work and memory follow the output, whatever the stride, padding and dilation (the extreme-argument family's
+    # memory law and its paddings of 2**61). None: True for entries of this package, False for outside callables.
+    memory_follows_output: bool | None = None
 
     def why_unsupported(self, problem: Conv2dProblem, arguments: Mapping | None = None) -> str | None:
         """The reason a problem is outside these capabilities, or None when it is covered. ``arguments`` (the call's
@@ -176,6 +179,8 @@ class Entry:
         capabilities = getattr(function, "capabilities", None) or {}
         if isinstance(capabilities, Mapping):
             capabilities = Capabilities.from_dict(capabilities)
+        if capabilities.memory_follows_output is None:
+            capabilities = replace(capabilities, memory_follows_output=False)
         optional = {
             "bias": not capabilities.bias,
             "dilation": capabilities.dilations == (1,),
@@ -209,6 +214,9 @@ def implementation(
     The entry validates and normalizes the arguments, refuses configurations outside its capabilities with
     :class:`UnsupportedConfiguration`, and only then runs the algorithm.
     """
+
+    if capabilities.memory_follows_output is None:
+        capabilities = replace(capabilities, memory_follows_output=True)
 
     def decorate(algorithm: Callable[[Conv2dProblem], object]) -> Entry:
         def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

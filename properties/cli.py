@@ -1,24 +1,38 @@
 """The ``convcheck`` command.
 
+    convcheck check my_module[:conv2d] [--name NAME] [PYTEST OPTIONS]   # the property suite on a callable
     convcheck explain --input 1,1,6,6 --out-channels 2 --kernel 3 --padding 1   # a layer's shapes, every entry on it
-    convcheck check my_package.conv:conv2d [--name NAME] [PYTEST OPTIONS]      # the property suite on a callable
 
 ``check`` runs ``pytest --convcheck NAME=MODULE:ATTR`` on the installed property suite, so every pytest option works
-(``-n 2``, ``--hypothesis-profile=thorough``, ``--conformance-json PATH``); its exit status is pytest's. Without a
-subcommand, the arguments are the explainer's (``convcheck --input ...``).
+(``-n 2``, ``--hypothesis-profile=thorough``, ``--conformance-json PATH``); its exit status is pytest's. It leaves
+nothing in the working directory: Hypothesis keeps failing examples in the user's cache folder
+(``HYPOTHESIS_STORAGE_DIRECTORY`` or ``--example-database`` override it), and neither pytest's cache nor the benchmark
+plug-in runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
-import pytest
+USAGE = """usage: convcheck {check,explain} ...
 
-from properties import explain
-from properties.plugin import SUITE
+  convcheck check MODULE[:ATTR] [--name NAME] [PYTEST OPTIONS]   the property suite on a conv2d callable
+  convcheck explain --input N,C,H,W --out-channels C_OUT --kernel K [...]   a layer's shapes, every entry on it
 
-USAGE = "convcheck {explain,check} ..."
+Run 'convcheck check -h' or 'convcheck explain -h' for the options of each."""
+
+
+SUITE = Path(__file__).resolve().parent  # the property suite (not imported from the plug-in: see ``check``)
+
+
+def hypothesis_folder() -> str:
+    """Where ``convcheck check`` lets Hypothesis keep failing examples: the user's cache folder, not the working
+    directory."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return str(cache / "convcheck" / "hypothesis")
 
 
 def check(argv: list[str]) -> int:
@@ -26,11 +40,21 @@ def check(argv: list[str]) -> int:
         prog="convcheck check",
         description="Run the convcheck property suite on a conv2d callable; other options go to pytest.",
     )
-    parser.add_argument("target", metavar="MODULE:ATTR", help="the callable, importable from the working directory")
+    parser.add_argument(
+        "target", metavar="MODULE[:ATTR]", help="the callable (ATTR defaults to conv2d), importable from here"
+    )
     parser.add_argument("--name", help="its name in the reports (default: ATTR)")
     args, pytest_args = parser.parse_known_args(argv)
-    name = args.name or args.target.rpartition(":")[2].rpartition(".")[2] or "candidate"
-    return int(pytest.main([str(SUITE), f"--convcheck={name}={args.target}", "-p", "no:cacheprovider", *pytest_args]))
+    module, _, attribute = args.target.partition(":")
+    if not module or not all(part.isidentifier() for part in [*module.split("."), *attribute.split(".")[:1]] if part):
+        parser.error(f"expected MODULE[:ATTR] (a module importable from here), got {args.target!r}")
+    target = f"{module}:{attribute or 'conv2d'}"
+    name = args.name or target.rpartition(":")[2].rpartition(".")[2]
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", hypothesis_folder())
+    import pytest  # imported here, Hypothesis not before it: pytest rewrites the asserts of the plug-ins it loads
+
+    options = ["-p", "no:cacheprovider", "-p", "no:benchmark"]
+    return int(pytest.main([str(SUITE), f"--convcheck={name}={target}", *options, *pytest_args]))
 
 
 def main(argv=None) -> int:
@@ -38,11 +62,16 @@ def main(argv=None) -> int:
     if argv[:1] == ["check"]:
         return check(argv[1:])
     if argv[:1] == ["explain"]:
-        argv = argv[1:]
-    elif argv[:1] in (["-h"], ["--help"]):
-        print(f"usage: {USAGE}\n\n{__doc__.strip()}")
+        from properties import explain
+
+        return explain.main(argv[1:])
+    if argv[:1] in (["-h"], ["--help"]):
+        print(f"{USAGE}\n\n{__doc__.strip()}")
         return 0
-    return explain.main(argv)
+    print(USAGE, file=sys.stderr)
+    if argv:
+        print(f"convcheck: unknown command {argv[0]!r}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

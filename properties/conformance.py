@@ -5,12 +5,15 @@ A pytest plug-in (registered by :mod:`properties.plugin`) collects every propert
 collection, its case, reproduction and message from the failure. At the end of the run it prints the table and, when
 asked, writes
 
-- ``--conformance-json PATH``: ``{"environment": {...}, "results": {implementation: {family: verdict}},
+- ``--conformance-json PATH``: ``{"verdict": "pass"|"FAIL", "counts": {verdict: cells}, "seed": N,
+  "environment": {...}, "results": {implementation: {family: verdict}},
   "failures": [{"implementation", "test", "family", "case", "message", "reproduce", "invalid"}]}``;
 - ``--conformance-md PATH``: the same table in Markdown, with the failures listed below it (for CI summaries).
 
 A family's verdict: ``FAIL`` if a test failed (or crashed), else ``XPASS`` if a declared failure passed, else
+``stop`` if its tests were not run because the entry failed the same way before (:mod:`properties.stopping`), else
 ``xfail`` if a declared failure was not run or failed as declared, else ``pass`` if a test passed, else ``skip``.
+The JSON report also carries the run's overall verdict, the count of each verdict and the Hypothesis seed.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-VERDICTS = ("FAIL", "XPASS", "xfail", "pass", "skip")  # by precedence
+VERDICTS = ("FAIL", "XPASS", "stop", "xfail", "pass", "skip")  # by precedence
 LIBRARIES = ("numpy", "scipy", "hypothesis", "pytest", "torch", "jax", "onnxruntime", "opencv-python-headless")
 
 
 def outcome_of(report) -> str:
     """The verdict one report gives its family."""
+    if ("stopped", True) in report.user_properties:
+        return "stop"
     if hasattr(report, "wasxfail"):
         return "XPASS" if report.passed else "xfail"
     return {"failed": "FAIL", "passed": "pass"}.get(report.outcome, "skip")
@@ -122,7 +127,19 @@ class ConformanceSummary:
         }
 
     def report(self) -> dict:
-        return {"environment": self.environment(), "results": self.results(), "failures": self.failures}
+        """The JSON report: the overall verdict ("FAIL" when any property failed or stopped an entry, else "pass"),
+        the count of each family verdict, the environment (with the Hypothesis seed), the table and the failures."""
+        results = self.results()
+        cells = [verdict for families in results.values() for verdict in families.values()]
+        failed = bool(self.failures or self.unattributed) or any(v in ("FAIL", "XPASS", "stop") for v in cells)
+        return {
+            "verdict": "FAIL" if failed else "pass",
+            "counts": {verdict: cells.count(verdict) for verdict in VERDICTS},
+            "seed": self.config.getoption("hypothesis_seed", None),
+            "environment": self.environment(),
+            "results": results,
+            "failures": self.failures,
+        }
 
     def table(self) -> tuple[list[str], list[str], list[list[str]]]:
         """(families, implementations, rows of verdicts, '-' where not run)."""

@@ -175,6 +175,10 @@ def shape_cause(case, shape) -> str | None:
         )
 
     causes = {
+        "one short: the formula's + 1 left out?": tuple(size - 1 for size in sizes()),
+        "one too many: the formula's - 1 left out?": sizes(pads=tuple(p + 1 for p in pads)),
+        "that of padding on one side only?": sizes(pads=tuple(p // 2 for p in pads)),
+        "that of padding ignored?": sizes(pads=(0, 0)),
         "rounded up: ceil instead of floor?": sizes(rounding=np.ceil),
         "that of stride (h, w) read as (w, h)?": sizes(stride=stride[::-1]),
         "that of padding (h, w) swapped?": sizes(pads=pads[::-1]),
@@ -186,7 +190,23 @@ def shape_cause(case, shape) -> str | None:
         ),
     }
     right = sizes()
-    for what, spatial in causes.items():
-        if spatial != right and tuple(shape[2:]) == spatial:
+    got = tuple(shape[2:])
+    for what, spatial in causes.items():  # a mistake on one axis or on both
+        axes_match = all(g in (r, s) for g, r, s in zip(got, right, spatial, strict=True))
+        if len(got) == 2 and got != right and axes_match:
             return f"the output size is {what}"
     return None
+
+
+def explain_command(case) -> str:
+    """The ``convcheck explain`` line that shows ``case``'s shapes and output-size arithmetic."""
+
+    def option(pair) -> str:
+        return str(pair) if isinstance(pair, str) else str(pair[0]) if pair[0] == pair[1] else f"{pair[0]},{pair[1]}"
+
+    parts = [
+        f"convcheck explain --input {case.n},{case.c_in},{case.h},{case.w} --out-channels {case.c_out}",
+        f"--kernel {option((case.kh, case.kw))} --stride {option(case.stride)} --padding {option(case.padding)}",
+        f"--dilation {option(case.dilation)} --groups {case.groups} --dtype {case.dtype}",
+    ]
+    return " ".join(parts) + ("" if case.bias else " --no-bias")

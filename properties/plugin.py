@@ -20,6 +20,7 @@ on tests that ask for an ``impl``: the property suite of this package, and the b
 from __future__ import annotations
 
 import os
+import random
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from properties import isolation
+from properties import isolation, stopping
 from properties.conformance import ConformanceSummary, library_version
 from properties.threads import limited_threads
 
@@ -39,6 +40,7 @@ REGISTRY_KEY = pytest.StashKey[dict]()
 PROFILE_KEY = pytest.StashKey[tuple[str, str]]()  # (the run's profile, the profile before the run)
 CANDIDATES_KEY = pytest.StashKey[list]()  # the names --convcheck put under test (empty: every entry)
 SETTINGS_KEY = pytest.StashKey[settings]()  # an item's Hypothesis settings for this run
+SEEDED_KEY = pytest.StashKey[bool]()  # whether the plug-in chose the run's Hypothesis seed
 SELECTABLE = re.compile(r"[A-Za-z0-9_.+-]+")  # what a -k expression can name
 KEYWORDS = {"and", "or", "not", "True", "False", "None"}
 
@@ -77,6 +79,7 @@ def pytest_addoption(parser):
         help="run the failures entries declare (expected_failures): one that passes shows as XPASS",
     )  # fmt: skip
     isolation.add_options(parser)
+    stopping.add_options(parser)
     group.addoption(
         "--example-database", default=None, metavar="PATH|none",
         help="where Hypothesis keeps failing examples (default: the profile's, .hypothesis/); 'none' keeps nothing",
@@ -161,10 +164,14 @@ def pytest_configure(config):
     profile = run_profile(config)
     settings.load_profile(profile)
     config.stash[PROFILE_KEY] = (profile, previous)
+    if config.getoption("hypothesis_seed", None) is None:  # a seed of the run's own, printed: it replays the run
+        config.option.hypothesis_seed = random.SystemRandom().randrange(2**32)
+        config.stash[SEEDED_KEY] = True
     registry = run_registry(config)
     summary = ConformanceSummary(config, registry, profile, unavailable())
     config.pluginmanager.register(summary, "convcheck-conformance")
     isolation.configure(config)
+    stopping.configure(config)
 
 
 def unavailable() -> dict[str, str]:
@@ -182,6 +189,10 @@ def _inside_suite(arg: str) -> bool:
 def pytest_unconfigure(config):
     if PROFILE_KEY in config.stash:
         settings.load_profile(config.stash[PROFILE_KEY][1])
+    if config.stash.get(SEEDED_KEY, False):  # Hypothesis's plug-in forced it on every later test of this process
+        from hypothesis import core
+
+        core.global_force_seed = None
 
 
 def pytest_report_header(config):
@@ -199,6 +210,7 @@ def pytest_report_header(config):
         "convcheck implementations: " + ", ".join(f"{name} ({entry.error_model})" for name, entry in registry.items()),
         *(["libraries under test: " + ", ".join(tested)] if tested else []),
         ", ".join(versions) + f"; hypothesis profile: {profile}",
+        f"hypothesis seed: {config.getoption('hypothesis_seed')} (--hypothesis-seed=N replays a run)",
     ]
     return lines + [f"unavailable: {name}: {why}" for name, why in unavailable().items()]
 
@@ -293,7 +305,9 @@ def pytest_runtest_makereport(item, call):
         error = call.excinfo.value
         notes = getattr(error, "__notes__", [])  # Hypothesis's falsifying example, as the terminal shows it
         report.user_properties.append(("message", "\n".join([f"{type(error).__name__}: {error}", *notes])))
-        for key in ("case", "reproduce", "invalid"):
+        if type(error).__qualname__ == "PropertyFailure":  # it says all, with its case: none of the suite's frames
+            report.longrepr = str(error)
+        for key in ("case", "reproduce", "invalid", "law"):
             value = getattr(error, key, None)
             if isinstance(value, str):
                 report.user_properties.append((key, value))

@@ -18,7 +18,7 @@ from hypothesis import currently_in_test_context, event
 from hypothesis.control import current_build_context
 
 from impls.signature import where
-from properties.hints import likely_cause, shape_cause
+from properties.hints import explain_command, likely_cause, shape_cause
 from properties.invalid_calls import InvalidCall
 from properties.simplify import simplest
 from properties.strategies import ConvCase
@@ -41,6 +41,7 @@ class PropertyFailure(AssertionError):
         self.drawn: ConvCase | None = None  # the case Hypothesis found, where ``subject`` is its simplification
         self.reproduce: str | None = None
         self._hint = hint  # a callable giving the likely cause (or None), evaluated only when printed
+        self.wrong_shape: tuple[int, ...] | None = None  # the result's shape, where it is not the contract's
 
     @property
     def case(self) -> str | None:
@@ -53,6 +54,8 @@ class PropertyFailure(AssertionError):
     @functools.cached_property
     def hint(self) -> str | None:
         try:
+            if self.wrong_shape is not None and isinstance(self.subject, ConvCase):
+                return shape_cause(self.subject, self.wrong_shape)
             return self._hint() if self._hint else None
         except Exception:  # a hint is a courtesy: it never hides the failure
             return None
@@ -67,6 +70,8 @@ class PropertyFailure(AssertionError):
             text.append(f"  data: {data_shown(self.subject)}")
         if self.hint:
             text.append(f"  hint: {self.hint}")
+        if self.wrong_shape is not None and isinstance(self.subject, ConvCase):
+            text.append(f"  the arithmetic: {explain_command(self.subject)}")
         if self.reproduce:
             text += ["  reproduce:", *(f"    {line}" for line in self.reproduce.splitlines())]
         return "\n".join(text)
@@ -197,14 +202,14 @@ def assert_shape(actual, expected_shape, what: str, impl, case: ConvCase | None)
     __tracebackhide__ = True
     if not isinstance(actual, np.ndarray):
         raise PropertyFailure(what, f"returned {type(actual).__name__}, but should return numpy.ndarray", impl, case)
+    if actual.dtype.kind != "f":
+        raise PropertyFailure(what, f"out.dtype={actual.dtype}, but should be a float dtype (the input's)", impl, case)
     if tuple(actual.shape) != tuple(expected_shape):
-        raise PropertyFailure(
-            what,
-            f"out.shape={tuple(actual.shape)}, but should be {tuple(expected_shape)}",
-            impl,
-            case,
-            hint=case and functools.partial(shape_cause, case, tuple(actual.shape)),
+        failure = PropertyFailure(
+            what, f"out.shape={tuple(actual.shape)}, but should be {tuple(expected_shape)}", impl, case
         )
+        failure.wrong_shape = tuple(actual.shape)
+        raise failure
 
 
 def bound_text(bound: float, dtype) -> str:

@@ -100,6 +100,7 @@ def callable_with(candidate: ConvCase, impl, bound: tuple[int, int]) -> bool:
 def simplest(check: Callable, impl, arguments: dict, failure: Exception, failure_type: type) -> tuple[dict, Exception]:
     """The simplest arguments found under which ``check(impl, **arguments)`` still fails by ``failure``'s law,
     with that failure. Only a check called with exactly one :class:`ConvCase` is simplified."""
+    __tracebackhide__ = True
     names = [name for name, value in arguments.items() if isinstance(value, ConvCase)]
     if len(names) != 1:
         return arguments, failure

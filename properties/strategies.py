@@ -550,14 +550,15 @@ def _fitting_size(draw, span: int, padding: int) -> int:
 
 
 @st.composite
-def extreme_axis(draw, kind: str, kernel: int, strides, dilations) -> Axis:
+def extreme_axis(draw, kind: str, kernel: int, strides, dilations, huge_padding: bool = True) -> Axis:
     """An axis of the named kind: "ordinary" (strides and dilations from ``strides`` and ``dilations``, padding up to
     2), "huge stride", "padding under a larger stride" (up to 1000), "wide dilation" (100 to 500, padded to fit) or
-    "long padding" (up to 1000 with an allowed stride: a long output axis)."""
+    "long padding" (up to 1000 with an allowed stride: a long output axis). With ``huge_padding``, a huge stride
+    may come with a padding of half of it (only an entry whose memory follows the output can take that)."""
     if kind == "huge stride":
         stride = draw(st.sampled_from(HUGE_STRIDES) | st.integers(2**10, INDEX_LIMIT))
         padding = draw(st.integers(0, 3) | st.integers(0, 1000))
-        if stride >= 2**40 and draw(st.booleans()):  # a second window, one stride (and no memory) away
+        if huge_padding and stride >= 2**40 and draw(st.booleans()):  # a second window, one stride (and no memory) away
             padding = min(stride // 2, (INDEX_LIMIT - 8) // 2)
         return Axis(_fitting_size(draw, kernel, padding), kernel, stride, padding)
     if kind == "padding under a larger stride":
@@ -596,7 +597,8 @@ def extreme_cases(draw, capabilities: Capabilities = Capabilities()) -> ConvCase
         kh, kw = draw(st.sampled_from(capabilities.kernel_sizes))
     else:
         kh, kw = (draw(st.sampled_from((1, 3) if capabilities.odd_kernels else (1, 2, 3))) for _ in "hw")
-    heavy = capabilities.strides is None and draw(st.integers(0, 3)) == 0
+    bounded = bool(capabilities.memory_follows_output)  # else no case whose padding only such an entry can take
+    heavy = bounded and capabilities.strides is None and draw(st.integers(0, 3)) == 0
     # An entry that takes one int for the stride, dilation or padding gets the same extreme numbers on both axes.
     mirrored = capabilities.square_strides or capabilities.square_dilations or capabilities.int_padding
     if heavy:
@@ -608,7 +610,7 @@ def extreme_cases(draw, capabilities: Capabilities = Capabilities()) -> ConvCase
         n, c_in = draw(st.integers(2, 3)), 4
     elif mirrored:  # one axis's numbers for both, drawn for the larger kernel (so they fit the other too)
         kind = draw(st.sampled_from(_extreme_kinds(capabilities, max(kh, kw))))
-        axis = draw(extreme_axis(kind, max(kh, kw), capabilities.strides, capabilities.dilations))
+        axis = draw(extreme_axis(kind, max(kh, kw), capabilities.strides, capabilities.dilations, bounded))
         axes = [replace(axis, kernel=k) for k in (kh, kw)]
         n, c_in = draw(st.integers(1, 3)), draw(st.integers(1, 4))
     else:
@@ -616,7 +618,7 @@ def extreme_cases(draw, capabilities: Capabilities = Capabilities()) -> ConvCase
         ordinary = draw(st.sampled_from([None, 0, 1]))  # which axis, if any, stays ordinary
         if ordinary is not None or kinds == ["long padding"] * 2:
             kinds[ordinary or 0] = "ordinary"
-        axes = [draw(extreme_axis(kind, k, capabilities.strides, capabilities.dilations))
+        axes = [draw(extreme_axis(kind, k, capabilities.strides, capabilities.dilations, bounded))
                 for kind, k in zip(kinds, (kh, kw), strict=True)]  # fmt: skip
         n, c_in = draw(st.integers(1, 3)), draw(st.integers(1, 4))
     rows, cols = axes

@@ -7,7 +7,7 @@ import pytest
 from impls import UnsupportedConfiguration, normalize
 from properties import isolation
 from properties.errors import error_bound, is_exact_data
-from properties.reporting import PropertyFailure, crashed
+from properties.reporting import PropertyFailure, assert_shape, crashed
 
 
 def examples(factor: float) -> pytest.MarkDecorator:
@@ -20,19 +20,23 @@ def call_or_skip(impl, x, weight, bias=None, **geometry):
     """Call ``impl``, skipping (with the reason) a configuration outside its declared capabilities.
 
     Any exception from a call inside the contract is a failure of the implementation (the check that called gives
-    it its case and reproduction); refusing a declared capability is one too, not a skip.
+    it its case and reproduction); refusing a declared capability is one too, not a skip; so is a result that is not
+    a float array of the contract's shape (checked here, so that no property trips over it).
     """
     __tracebackhide__ = True
-    reason = impl.capabilities.why_unsupported(normalize(x, weight, bias, **geometry), geometry)
+    problem = normalize(x, weight, bias, **geometry)
+    reason = impl.capabilities.why_unsupported(problem, geometry)
     if reason:
         pytest.skip(f"{impl.name}: {reason} (declared)")
     try:
         with isolation.watching(impl.name, isolation.describe_call(x, weight, bias, geometry)):
-            return impl(x, weight, bias, **geometry)
+            out = impl(x, weight, bias, **geometry)
     except UnsupportedConfiguration as error:
         raise PropertyFailure("declared capabilities", f"refused a configuration it declares: {error}", impl) from None
     except Exception as error:
         raise crashed(impl, error) from None
+    assert_shape(out, problem.output_shape, "output shape", impl, None)  # so that no check trips on a wrong result
+    return out
 
 
 def require(impl, condition: bool, reason: str) -> None:

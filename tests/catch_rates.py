@@ -76,7 +76,7 @@ def suite_command(bugs, report: Path, workers: int) -> list[str]:
     families that count for them (a failure elsewhere is no catch)."""
     command = [sys.executable, "-m", "pytest", str(ROOT / "properties"), "--rootdir", str(ROOT)]
     command += ["-c", str(ROOT / "pyproject.toml"), "-p", "no:cacheprovider", "-p", __spec__.name, "-q"]
-    command += [f"--conformance-json={report}"]
+    command += [f"--conformance-json={report}", "--repeats-before-stop=0"]
     families = sorted(set().union(*(KNOWN_BUGS[bug] for bug in bugs)))
     selected = " or ".join(entry_name(bug) for bug in bugs)
     chosen = f"({selected}) and ({' or '.join(f'test_{family}' for family in families)})"

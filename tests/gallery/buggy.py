@@ -13,7 +13,7 @@ import numpy as np
 
 from impls import REGISTRY, Conv2dProblem, normalize
 from impls.torch_conv import torch_conv2d
-from tests.gallery.correct import direct_sum
+from tests.gallery.correct import TEXTBOOK_DECLARATION, direct_sum, textbook
 
 
 def _conv(problem: Conv2dProblem, **changes) -> np.ndarray:
@@ -436,6 +436,9 @@ def padded_plane_allocated(p):
     return direct_sum(replace(p, x=plane, padding=(0, 0, 0, 0)))
 
 
+padded_plane_allocated.capabilities = {"memory_follows_output": True}  # what it claims, and breaks
+
+
 _RESULTS_BY_ID: dict = {}
 
 
@@ -462,3 +465,12 @@ def output_in_shared_workspace(p):
     result = _SHARED_WORKSPACE[0][: out.nbytes].view(out.dtype).reshape(out.shape)
     result[...] = out
     return result
+
+
+def textbook_padding_counted_once(x, weight, bias=None, stride=1, padding=0):
+    """The student conv2d whose output size counts the padding once (``in + pad``, not ``in + 2*pad``): the
+    bottom/right padding's windows are lost."""
+    return textbook(x, weight, bias, stride, padding, pads_per_axis=1)
+
+
+textbook_padding_counted_once.capabilities = TEXTBOOK_DECLARATION

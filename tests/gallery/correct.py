@@ -129,3 +129,45 @@ square_int_layer.capabilities = {
     "padding_strings": (),
     "groups": False,
 }
+
+
+def textbook(x, weight, bias, stride, padding, pads_per_axis: int = 2) -> np.ndarray:
+    """A student's conv2d, as a course writes it: checks its own arguments, pads with ``np.pad``, and slides the
+    window with two loops, ``sum(patch * kernel)`` per output channel. ``pads_per_axis``: how many times the output
+    size counts the padding (2, the formula's ``2 * pad``)."""
+    for name, value in (("stride", stride), ("padding", padding)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "stride" else 0):
+            raise ValueError(f"{name}={value!r}: expected an int >= {1 if name == 'stride' else 0}")
+    if not (isinstance(x, np.ndarray) and isinstance(weight, np.ndarray) and x.ndim == weight.ndim == 4):
+        raise ValueError("x and weight: expected 4-D numpy arrays")
+    if x.dtype not in (np.float32, np.float64) or weight.dtype != x.dtype:
+        raise ValueError(f"x.dtype={x.dtype}, weight.dtype={weight.dtype}: expected one float dtype")
+    (n, c_in, h, w), (c_out, c_w, kh, kw) = x.shape, weight.shape
+    if c_w != c_in or min(n, c_in, h, w, c_out) < 1:
+        raise ValueError(f"weight.shape={weight.shape} does not fit x.shape={x.shape}")
+    if bias is not None and (not isinstance(bias, np.ndarray) or bias.shape != (c_out,) or bias.dtype != x.dtype):
+        raise ValueError(f"bias: expected shape ({c_out},) of {x.dtype}")
+    if max(stride, padding) > 2**63 - 1 or kh > h + 2 * padding or kw > w + 2 * padding:
+        raise ValueError(f"stride={stride}, padding={padding}: the kernel does not fit the padded input")
+    h_out = (h + pads_per_axis * padding - kh) // stride + 1
+    w_out = (w + pads_per_axis * padding - kw) // stride + 1
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    out = np.zeros((n, c_out, h_out, w_out), dtype=x.dtype)
+    for i in range(h_out):
+        for j in range(w_out):
+            patch = padded[:, None, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
+            out[:, :, i, j] = (patch * weight[None]).sum(axis=(2, 3, 4))
+    if bias is not None:
+        out += bias[:, None, None]
+    return out
+
+
+TEXTBOOK_DECLARATION = {"square_strides": True, "int_padding": True, "dilations": (1,), "groups": False}
+
+
+def textbook_int_only(x, weight, bias=None, stride=1, padding=0):
+    """A correct student conv2d: one int stride and padding, no dilation and no groups parameter (declared)."""
+    return textbook(x, weight, bias, stride, padding)
+
+
+textbook_int_only.capabilities = TEXTBOOK_DECLARATION
