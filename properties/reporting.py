@@ -42,10 +42,11 @@ class PropertyFailure(AssertionError):
         self.reproduce: str | None = None
         self._hint = hint  # a callable giving the likely cause (or None), evaluated only when printed
         self.wrong_shape: tuple[int, ...] | None = None  # the result's shape, where it is not the contract's
+        self.arguments: str | None = None  # the check's arguments in one line, for a check called without a case
 
     @property
     def case(self) -> str | None:
-        return None if self.subject is None else self.subject.descriptor()
+        return self.arguments if self.subject is None else self.subject.descriptor()
 
     @property
     def invalid(self) -> str | None:
@@ -164,6 +165,8 @@ def reproducible(check):
         except PropertyFailure as failure:
             if failure.subject is None:
                 failure.subject = next((a for a in arguments.values() if isinstance(a, (ConvCase, InvalidCall))), None)
+            if failure.subject is None:  # a lab, a stack of layers: the check's own arguments are the case
+                failure.arguments = ", ".join(f"{key}={code_of(value)}" for key, value in arguments.items())
             raise
 
     @functools.wraps(check)

@@ -38,7 +38,7 @@ def run_suite(pytester, monkeypatch):
         report.unlink(missing_ok=True)
         resolved = [str(ROOT / a) if a.startswith(("properties", "benchmarks")) else a for a in arguments]
         options = [f"--hypothesis-profile={profile}", f"--conformance-json={report}", "--rootdir", str(ROOT)]
-        options.append("--repeats-before-stop=0")  # every family's verdict, even of an entry that fails alike
+        resolved.insert(0, "--repeats-before-stop=0")  # every family's verdict unless a test asks otherwise
         result = pytester.runpytest_subprocess(*resolved, *options, "-p", "no:cacheprovider", timeout=timeout)
         return SuiteRun(result, report)
 

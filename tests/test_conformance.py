@@ -60,7 +60,10 @@ def test_json_and_markdown_reports_of_a_known_bug(run_suite, pytester):
         "-k", "flipped or loop", f"--conformance-md={markdown}",
     )  # fmt: skip
     report = run.report
-    assert set(report) == {"environment", "results", "failures"}
+    assert set(report) == {"verdict", "counts", "seed", "environment", "results", "failures"}
+    assert report["verdict"] == "FAIL"
+    assert report["counts"] == {"FAIL": 1, "XPASS": 0, "stop": 0, "xfail": 0, "pass": 3, "skip": 0}
+    assert isinstance(report["seed"], int)  # the run's own: --hypothesis-seed replays it
     environment = report["environment"]
     assert {"versions", "profile", "seed", "implementations", "unavailable"} <= set(environment)
     assert environment["profile"] == "gallery"

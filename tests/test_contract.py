@@ -78,9 +78,10 @@ def test_an_outside_callable_declares_capabilities_by_attributes():
     entry = Entry.from_callable("outside", conv2d)
     assert entry.error_model == "normwise"
     assert entry.max_gflop == 2.0
-    assert entry.capabilities == Capabilities(strides=(1,), kernel_sizes=((3, 3),))
+    outside = {"memory_follows_output": False}  # an outside callable promises it only when it declares it
+    assert entry.capabilities == Capabilities(strides=(1,), kernel_sizes=((3, 3),), **outside)
     assert not entry.supports(normalize(X, W, None, groups=2))  # kernel 3x2 is outside
-    assert Entry.from_callable("plain", lambda *a, **k: None).capabilities == Capabilities()
+    assert Entry.from_callable("plain", lambda *a, **k: None).capabilities == Capabilities(**outside)
 
 
 def test_load_spec_names_a_callable_and_rejects_a_malformed_spec():
@@ -171,7 +172,8 @@ def test_an_outside_callable_declares_argument_forms_and_an_unknown_one_is_refus
 
     conv2d.capabilities = {"square_strides": True, "padding_strings": [], "kernel_sizes": [[3, 3]]}
     entry = Entry.from_callable("course", conv2d)
-    assert entry.capabilities == Capabilities(square_strides=True, padding_strings=(), kernel_sizes=((3, 3),))
+    declared = {"square_strides": True, "padding_strings": (), "kernel_sizes": ((3, 3),)}
+    assert entry.capabilities == Capabilities(**declared, memory_follows_output=False)
     conv2d.capabilities = {"square_stride": True}
     with pytest.raises(ValueError, match="square_stride"):
         Entry.from_callable("typo", conv2d)
