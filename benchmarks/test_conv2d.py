@@ -75,7 +75,7 @@ def test_conv2d(benchmark, request, impl, workload: Workload, threads):
         pytest.skip(f"{impl.name}: {impl.capabilities.why_unsupported(problem)} ({workload.name})")
     args, kwargs = workload.call_args()
     # Transform algorithms (FFT, Winograd: the normwise error model) do fewer multiplications than the GEMM.
-    below_gemm = impl.error_model == "normwise"
+    below_gemm = not impl.error_model.exact_on_integers
     out = run(benchmark, request, workload, impl.name, lambda: impl(*args, **kwargs), threads, below_gemm=below_gemm)
     assert out.shape == (workload.n, workload.c_out, *workload.output_hw)
     assert out.dtype == np.dtype(workload.dtype)

@@ -7,6 +7,7 @@ contract it covers), an error model, and a cost hint. Entries come from modules 
 
 from __future__ import annotations
 
+import enum
 import importlib
 import importlib.metadata
 import os
@@ -18,7 +19,25 @@ from dataclasses import dataclass, field, fields, replace
 from impls.contract import Conv2dProblem, ConvArgumentError, normalize
 from impls.signature import SignatureError, omitted_parameters, where
 
-ERROR_MODELS = ("exact-summation", "normwise")
+
+class ErrorModel(str, enum.Enum):
+    """How far a correct result may be from the exact one (``properties/errors.py`` computes the bounds)."""
+
+    EXACT_SUMMATION = "exact-summation"  # each output a plain sum of its products: elementwise bound, exact on integers
+    NORMWISE = "normwise"  # transforms (FFT, Winograd) spread rounding over a plane: a bound relative to its norms
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
+
+    @property
+    def exact_on_integers(self) -> bool:
+        """Whether small-integer data must give the exact result, bitwise."""
+        return self is ErrorModel.EXACT_SUMMATION
+
+
+ERROR_MODELS = tuple(model.value for model in ErrorModel)
 ENTRY_POINT_GROUP = "convcheck.impls"
 _NOT_IMPLEMENTATIONS = {"contract", "registry", "signature", "template"}
 
@@ -130,7 +149,7 @@ class Entry:
 
     name: str
     function: Callable = field(repr=False)
-    error_model: str = "exact-summation"
+    error_model: ErrorModel = ErrorModel.EXACT_SUMMATION  # a string of ERROR_MODELS is converted
     capabilities: Capabilities = Capabilities()
     max_gflop: float | None = None  # cost hint: the largest workload (GFLOP) it runs in reasonable time
     unavailable: str | None = None  # why it cannot run on this machine, if it cannot
@@ -151,6 +170,7 @@ class Entry:
     def __post_init__(self):
         if self.error_model not in ERROR_MODELS:
             raise ValueError(f"error_model={self.error_model!r}: expected one of {ERROR_MODELS}")
+        object.__setattr__(self, "error_model", ErrorModel(self.error_model))
 
     def __call__(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         """Call the function with stride, padding and dilation in the forms it declares

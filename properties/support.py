@@ -52,7 +52,7 @@ def allowed_difference(entries, x, weight, bias=None, **geometry):
     the entries' error bounds (each is within its bound of the exact result, so two are within the sum).
     """
     models = [entry.error_model for entry in entries]
-    if is_exact_data(x, weight, bias) and all(model == "exact-summation" for model in models):
+    if is_exact_data(x, weight, bias) and all(model.exact_on_integers for model in models):
         return 0.0
     return sum(error_bound(model, x, weight, bias, **geometry) for model in models)
 

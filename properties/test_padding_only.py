@@ -41,7 +41,7 @@ def check_windows_inside_the_padding(impl, case) -> None:
     if bias is not None:
         expected += bias[:, None, None]
     # zeros times weights add exact zeros; only a transform method may smear rounding from the interior here
-    exact = impl.error_model == "exact-summation"
+    exact = impl.error_model.exact_on_integers
     within = 0.0 if exact else error_bound(impl.error_model, x, weight, bias, **case.geometry())
     tolerance = np.where(border, within, np.inf)
     assert_close(
