@@ -6,8 +6,9 @@ import pytest
 
 from impls import UnsupportedConfiguration, normalize
 from properties import isolation
+from properties.assertions import assert_shape
 from properties.errors import error_bound, is_exact_data
-from properties.reporting import PropertyFailure, assert_shape, crashed
+from properties.failures import PropertyFailure, crashed
 
 
 def examples(factor: float) -> pytest.MarkDecorator:

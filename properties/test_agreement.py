@@ -6,9 +6,10 @@ from hypothesis import strategies as st
 
 from impls import normalize
 from properties import isolation
+from properties.assertions import assert_close, record_evidence
 from properties.errors import error_bound
 from properties.oracle import reference_conv2d
-from properties.reporting import assert_close, record_evidence, reproducible
+from properties.reproductions import reproducible
 from properties.strategies import LARGE, conv_cases
 from properties.support import allowed_difference, call_or_skip, examples, require
 

@@ -4,8 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from properties.assertions import assert_close, record_evidence
 from properties.oracle import reference_conv2d
-from properties.reporting import assert_close, record_evidence, reproducible
+from properties.reproductions import reproducible
 from properties.strategies import exact_cases
 from properties.support import call_or_skip, examples, require
 

@@ -12,10 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from properties import isolation
+from properties.assertions import assert_close
 from properties.errors import error_bound
+from properties.failures import PropertyFailure
 from properties.memory import LIMIT_BYTES, measured
 from properties.oracle import reference_conv2d
-from properties.reporting import PropertyFailure, assert_close, reproducible
+from properties.reproductions import reproducible
 from properties.strategies import extreme_cases, past_the_limit_cases
 from properties.support import call_or_skip, examples
 

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from properties.reporting import PropertyFailure, assert_close, reproducible
+from properties.assertions import assert_close
+from properties.failures import PropertyFailure
+from properties.reproductions import reproducible
 from properties.support import allowed_difference, call_or_skip
 
 pytestmark = pytest.mark.family("golden")

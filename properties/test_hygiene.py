@@ -5,7 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from properties.reporting import PropertyFailure, assert_close, reproducible
+from properties.assertions import assert_close
+from properties.failures import PropertyFailure
+from properties.reproductions import reproducible
 from properties.strategies import conv_cases
 from properties.support import allowed_difference, call_or_skip, examples
 

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from impls.signature import where
 from properties import isolation
+from properties.failures import PropertyFailure
 from properties.invalid_calls import BY_NAME, INVALID_CLASSES, InvalidCall, invalid_calls
-from properties.reporting import PropertyFailure, reproducible
+from properties.reproductions import reproducible
 from properties.support import examples, require
 
 pytestmark = pytest.mark.family("invalid_arguments")

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from properties.assertions import assert_close
 from properties.oracle import explicit_padding, reference_conv2d
-from properties.reporting import assert_close, reproducible
+from properties.reproductions import reproducible
 from properties.strategies import exact_cases
 from properties.support import allowed_difference, call_or_skip, examples, require, supports_value
 

@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from properties.assertions import assert_close
 from properties.errors import error_bound
 from properties.oracle import explicit_padding
-from properties.reporting import assert_close, reproducible
+from properties.reproductions import reproducible
 from properties.strategies import conv_cases
 from properties.support import call_or_skip, examples
 

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from properties.reporting import PropertyFailure, reproducible
+from properties.failures import PropertyFailure
+from properties.reproductions import reproducible
 from properties.strategies import allowed_values, one_int_where_equal
 from properties.support import call_or_skip, examples
 

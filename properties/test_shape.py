@@ -5,7 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impls import normalize, output_size
-from properties.reporting import assert_shape, reproducible
+from properties.assertions import assert_shape
+from properties.reproductions import reproducible
 from properties.strategies import conv_cases
 from properties.support import call_or_skip, examples
 

@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from properties.assertions import assert_close
 from properties.errors import error_bound
 from properties.oracle import reference_conv2d
-from properties.reporting import assert_close, reproducible
+from properties.reproductions import reproducible
 from properties.strategies import call_sequences, conv_cases
 from properties.support import call_or_skip, examples
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 import impls
 from impls.registry import Capabilities
-from properties.reporting import PropertyFailure, reproducible
+from properties.failures import PropertyFailure
+from properties.reproductions import reproducible
 from properties.simplify import simpler, simplest
 from properties.strategies import ConvCase
 

@@ -8,9 +8,9 @@ import torch
 from hypothesis import Phase, given, settings
 
 from impls import REGISTRY, Capabilities, normalize
+from properties.assertions import evidence
 from properties.errors import error_bound, is_exact_data
 from properties.oracle import reference_conv2d
-from properties.reporting import evidence
 from properties.strategies import CORNERS, LARGE, SMALL, ConvCase, conv_cases, exact_cases, with_layout
 
 FEW = settings(max_examples=30, deadline=None)
