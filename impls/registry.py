@@ -143,6 +143,27 @@ def _one_int(value):
     return value
 
 
+@dataclass(frozen=True)
+class KnownFailure:
+    """A failure an entry declares, not run (reported as xfail): in a property family or a test (by name), for every
+    dtype or only ``dtypes`` (the entry's other dtypes are then tested as usual)."""
+
+    where: str  # a property family ("special_values") or a test name
+    reason: str
+    dtypes: tuple[str, ...] | None = None
+
+    def applies(self, family: str | None, test: str, dtypes) -> bool:
+        """Whether it covers a test of ``family`` named ``test`` run with ``dtypes``."""
+        return self.where in (family, test) and (self.dtypes is None or set(dtypes) <= set(self.dtypes))
+
+
+def known_failures(declared) -> tuple[KnownFailure, ...]:
+    """Declared failures from :class:`KnownFailure` objects or a mapping of family (or test name) to reason."""
+    if isinstance(declared, Mapping):
+        return tuple(KnownFailure(where, reason) for where, reason in declared.items())
+    return tuple(declared or ())
+
+
 @dataclass(frozen=True, repr=False)
 class Entry:
     """One registered conv2d: callable with the contract's signature, plus its declarations."""
@@ -154,8 +175,8 @@ class Entry:
     max_gflop: float | None = None  # cost hint: the largest workload (GFLOP) it runs in reasonable time
     unavailable: str | None = None  # why it cannot run on this machine, if it cannot
     origin: str = ""
-    # Known failures, not run: property family ("special_values") or test name -> the reason.
-    expected_failures: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # Known failures, not run (a mapping of family or test name to reason is converted).
+    expected_failures: tuple[KnownFailure, ...] = field(default=(), hash=False)
     # The ValueError subclass its invalid-argument errors must be (entries of this package: ConvArgumentError).
     argument_error: type[ValueError] = ValueError
     library: str | None = None  # the distribution under test, whose version a run reports ("jax", "onnxruntime")
@@ -171,6 +192,7 @@ class Entry:
         if self.error_model not in ERROR_MODELS:
             raise ValueError(f"error_model={self.error_model!r}: expected one of {ERROR_MODELS}")
         object.__setattr__(self, "error_model", ErrorModel(self.error_model))
+        object.__setattr__(self, "expected_failures", known_failures(self.expected_failures))
 
     def __call__(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         """Call the function with stride, padding and dilation in the forms it declares
@@ -183,6 +205,11 @@ class Entry:
                 raise UnsupportedConfiguration(f"{self.name}: takes no {name}, called with {name}={value!r}")
         positional = [arguments.pop("bias")] if "bias" in arguments else []
         return self.function(x, weight, *positional, **arguments)
+
+    def known_failure(self, family: str | None, test: str = "") -> KnownFailure | None:
+        """The declared failure that covers a test of ``family`` named ``test`` on this entry's dtypes, if any."""
+        dtypes = self.capabilities.dtypes
+        return next((f for f in self.expected_failures if f.applies(family, test, dtypes)), None)
 
     def supports(self, problem: Conv2dProblem, arguments: Mapping | None = None) -> bool:
         return self.capabilities.why_unsupported(problem, arguments) is None
@@ -214,7 +241,7 @@ class Entry:
             capabilities=capabilities,
             max_gflop=getattr(function, "max_gflop", None),
             origin=origin,
-            expected_failures=dict(getattr(function, "expected_failures", None) or {}),
+            expected_failures=known_failures(getattr(function, "expected_failures", None)),
             omitted=omitted,
         )
 
@@ -226,7 +253,7 @@ def implementation(
     capabilities: Capabilities = Capabilities(),
     max_gflop: float | None = None,
     unavailable: str | None = None,
-    expected_failures: Mapping[str, str] | None = None,
+    expected_failures=(),
     library: str | None = None,
 ):
     """Decorate an algorithm ``f(problem) -> ndarray`` into a registry entry that honors the contract.
@@ -257,7 +284,7 @@ def implementation(
             max_gflop,
             unavailable,
             origin=algorithm.__module__,
-            expected_failures=dict(expected_failures or {}),
+            expected_failures=known_failures(expected_failures),
             argument_error=ConvArgumentError,
             library=library,
         )

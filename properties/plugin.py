@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import random
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -227,7 +228,22 @@ def pytest_generate_tests(metafunc):
     if "impl" in metafunc.fixturenames and not own:
         registry = run_registry(metafunc.config)
         names = metafunc.config.stash[CANDIDATES_KEY] or list(registry)
-        metafunc.parametrize("impl", [registry[name] for name in names], ids=names)
+        family = family_of(metafunc.definition)
+        params = [p for name in names for p in dtype_scoped(registry[name], family, metafunc.definition.name)]
+        metafunc.parametrize("impl", params)
+
+
+def dtype_scoped(entry: Entry, family: str | None, test: str) -> list:
+    """The ``impl`` parameters of one entry: the entry itself, or, where it declares a failure for some of its dtypes
+    only, the entry on its other dtypes (tested) and on those (``NAME-DTYPE``, declared)."""
+    declared = {d for f in entry.expected_failures if f.dtypes and f.where in (family, test) for d in f.dtypes}
+    failing = tuple(d for d in entry.capabilities.dtypes if d in declared)
+    if not failing:
+        return [pytest.param(entry, id=entry.name)]
+    rest = tuple(d for d in entry.capabilities.dtypes if d not in declared)
+    on = [(rest, entry.name)] if rest else []
+    on.append((failing, f"{entry.name}-{'-'.join(failing)}"))
+    return [pytest.param(replace(entry, capabilities=replace(entry.capabilities, dtypes=d)), id=i) for d, i in on]
 
 
 @pytest.fixture(autouse=True)
@@ -275,9 +291,11 @@ def pytest_collection_modifyitems(config, items):
 
             changes["database"] = None if database == "none" else DirectoryBasedExampleDatabase(database)
         item.stash[SETTINGS_KEY] = settings(profile, **changes)
-        reason = entry.expected_failures.get(family) or entry.expected_failures.get(item.originalname)
-        if reason:
-            item.add_marker(pytest.mark.xfail(reason=f"{entry.name}: {reason} (declared)", run=run_declared))
+        known = entry.known_failure(family, item.originalname)
+        if known:
+            scope = f", {'/'.join(known.dtypes)}" if known.dtypes else ""
+            reason = f"{entry.name}: {known.reason} (declared{scope})"
+            item.add_marker(pytest.mark.xfail(reason=reason, run=run_declared))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -47,7 +47,7 @@ def extra_memory(entry, case: ConvCase) -> tuple[int, np.ndarray]:
 def entries():
     """Every registered name; an entry that declares the family an expected failure is not called (it may crash)."""
     for name, entry in sorted(impls.REGISTRY.items()):
-        reason = entry.expected_failures.get(FAMILY)
+        reason = getattr(entry.known_failure(FAMILY), "reason", None)
         yield pytest.param(name, marks=pytest.mark.xfail(reason=reason, run=False)) if reason else name
 
 
@@ -71,7 +71,7 @@ def main() -> None:
     for label, case in CASES.items():
         cells = []
         for name in names:
-            if FAMILY in impls.REGISTRY[name].expected_failures:
+            if impls.REGISTRY[name].known_failure(FAMILY):
                 cells.append("declared")
                 continue
             try:
