@@ -160,6 +160,9 @@ def pytest_configure(config):
             config.args.append(str(SUITE))
         else:  # no path named: the suite alone, not the project's testpaths
             config.args[:] = [str(SUITE)]
+    if all(_inside_suite(arg) for arg in config.args):  # a run of properties only: no timing, so no timer header
+        for name in ("benchmark", "pytest-benchmark"):
+            config.pluginmanager.set_blocked(name)
     register_profiles()
     previous = settings.get_current_profile_name()
     profile = run_profile(config)
