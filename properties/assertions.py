@@ -8,9 +8,9 @@ import functools
 import numpy as np
 from hypothesis import currently_in_test_context, event
 
+from properties.cases import ConvCase
 from properties.failures import PropertyFailure
 from properties.hints import likely_cause
-from properties.strategies import ConvCase
 
 
 def assert_shape(actual, expected_shape, what: str, impl, case: ConvCase | None) -> None:

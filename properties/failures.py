@@ -12,9 +12,9 @@ import functools
 import numpy as np
 
 from impls.signature import where
+from properties.cases import ConvCase
 from properties.hints import explain_command, shape_cause
 from properties.invalid_calls import InvalidCall
-from properties.strategies import ConvCase
 
 DATA_SIZE = 32  # small-integer arrays up to this many elements are shown in the report
 

@@ -16,7 +16,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from impls import Capabilities
-from properties.strategies import ConvCase, conv_cases
+from properties.cases import ConvCase
+from properties.strategies import conv_cases
 
 
 def _unchanged(x, weight, bias, value):

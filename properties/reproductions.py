@@ -15,10 +15,10 @@ import numpy as np
 from hypothesis import currently_in_test_context
 from hypothesis.control import current_build_context
 
+from properties.cases import ConvCase
 from properties.failures import PropertyFailure
 from properties.invalid_calls import InvalidCall
 from properties.simplify import simplest
-from properties.strategies import ConvCase
 
 
 def implementation_lines(impl, variable: str = "conv2d") -> list[str]:
@@ -65,7 +65,7 @@ def reproduction(check, impl, arguments: dict) -> str:
     """``check(conv2d, **arguments)`` as code to paste into Python, from any folder."""
     lines = implementation_lines(impl)
     sources = {name: code_of(value) for name, value in arguments.items() if not hasattr(value, "capabilities")}
-    for name, module in (("ConvCase", "properties.strategies"), ("InvalidCall", "properties.invalid_calls")):
+    for name, module in (("ConvCase", "properties.cases"), ("InvalidCall", "properties.invalid_calls")):
         if any(f"{name}(" in code or f"{name}." in code for code in sources.values()):
             lines.append(f"from {module} import {name}")
     lines.append(f"from {check.__module__} import {check.__name__}")

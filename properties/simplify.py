@@ -16,7 +16,8 @@ from dataclasses import replace
 import pytest
 
 from impls.contract import normalize, output_size
-from properties.strategies import Budget, ConvCase
+from properties.cases import ConvCase
+from properties.strategies import Budget
 
 MAX_TRIES = 100  # check calls one simplification may spend
 BUDGET = Budget()  # what a simpler case may cost, beyond what the current one does

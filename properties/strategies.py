@@ -1,10 +1,9 @@
-"""Every Hypothesis strategy of the suite, valid by construction.
+"""The Hypothesis strategies of valid configurations (:class:`properties.cases.ConvCase`), valid by construction.
 
-A :class:`ConvCase` is a small, printable configuration: geometry, dtype, how values are drawn, memory layouts and a
-seed. Hypothesis draws the leading values of each array itself (up to :data:`DRAWN` of them; the rest come from the
-seed), and the case carries them, so that a failure shrinks to the fewest and smallest nonzero values: they are the
-values of small-integer data, and the zero pattern of float data. A failing case replays from its code alone, and
-Hypothesis shrinks the configuration (sizes, stride, padding, ...) towards the smallest that still fails.
+Drawn within a budget, inside an entry's declared capabilities: uniform geometries or the corners libraries
+special-case, output extents and channel counts at blocking edges. Hypothesis shrinks the configuration (sizes,
+stride, padding, ...) towards the smallest that still fails. The invalid calls are in :mod:`properties.invalid_calls`,
+the extreme arguments in :mod:`properties.extreme_cases`.
 """
 
 from __future__ import annotations
@@ -12,15 +11,13 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from hypothesis import strategies as st
 
 from impls import Capabilities, output_size
-
-VALUE_KINDS = ("int", "normal", "positive", "wide")
-LAYOUTS = ("contiguous", "fortran", "channels_last", "strided", "reversed")
+from properties.cases import DRAWN, LAYOUTS, VALUE_KINDS, ConvCase, leading_values
 
 
 @dataclass(frozen=True)
@@ -103,170 +100,6 @@ CORNERS = (
     Corner("7x7 stride 2 stem", ((7, 7),), strides=(2,), paddings=("half",), weight=2),
     Corner("11x11 stride 4", ((11, 11),), strides=(4,), paddings=(2, 0)),
 )
-
-
-INT_VALUES = (-3, 3)  # small integers: every product and partial sum of the drawn shapes is exact
-DRAWN = (64, 64, 16)  # leading elements of x, weight and bias whose values Hypothesis draws
-
-
-# Each drawn byte as its value + 3: byte 0 is value 0 and small bytes are small values, as Hypothesis shrinks them.
-_SHIFTED_VALUE = bytes((byte + 3) % 7 for byte in range(256))
-
-
-def leading_values(pool: bytes, count: int) -> tuple[int, ...]:
-    """The first ``count`` values (in INT_VALUES) of a drawn pool, without trailing zeros."""
-    return tuple(shifted - 3 for shifted in pool[:count].translate(_SHIFTED_VALUE).rstrip(b"\x03"))
-
-
-@dataclass(frozen=True)
-class ConvCase:
-    """One conv2d configuration, with its data described (a seed and the drawn leading values) so that it prints
-    and replays."""
-
-    n: int = 1
-    c_in: int = 1
-    h: int = 4
-    w: int = 4
-    c_out: int = 1
-    kh: int = 1
-    kw: int = 1
-    stride: tuple[int, int] = (1, 1)
-    padding: object = (0, 0)  # (ph, pw), 'same' or 'valid'
-    dilation: tuple[int, int] = (1, 1)
-    groups: int = 1
-    bias: bool = False
-    dtype: str = "float32"
-    values: str = "int"
-    scale: tuple[int, int] = (0, 0)  # powers of two for x and weight (float kinds)
-    layout: tuple[str, str] = ("contiguous", "contiguous")  # x, weight
-    ints: bool = False  # pass stride, padding and dilation as one int where both axes agree
-    seed: int = 0
-    # Drawn leading values of (x, weight, bias) in C order, trailing zeros left out (see ``arrays``); None: all seeded
-    data: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = None
-
-    def __post_init__(self):
-        """Drawn values beyond an array's size (a case whose shapes were changed) are dropped."""
-        if self.data is not None:
-            sizes = [0 if shape is None else math.prod(shape) for shape in self.shapes()]
-            kept = tuple(tuple(v[: min(size, k)]) for v, size, k in zip(self.data, sizes, DRAWN, strict=True))
-            object.__setattr__(self, "data", kept)
-
-    def shapes(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...] | None]:
-        """The shapes of x, weight and bias (None without bias)."""
-        weight = (self.c_out, self.c_in // self.groups, self.kh, self.kw)
-        return (self.n, self.c_in, self.h, self.w), weight, (self.c_out,) if self.bias else None
-
-    def geometry(self) -> dict:
-        """The keyword arguments of the conv2d call."""
-
-        def spelled(pair):
-            return one_int_where_equal(pair) if self.ints else pair
-
-        return {
-            "stride": spelled(self.stride),
-            "padding": spelled(self.padding),
-            "dilation": spelled(self.dilation),
-            "groups": self.groups,
-        }
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Fresh (x, weight, bias) for this case, in the case's memory layouts.
-
-        Values come from the seed; where the case carries drawn values (the first ``DRAWN`` elements of each array),
-        small-integer data take them, and float data keep their seeded value only where the drawn one is nonzero.
-        Small-integer data with drawn values and seed 0 are zero past the drawn elements: the seed shrinks to 0 when
-        the rest of the data does not matter, so that a shrunk case shows only the values that do.
-        """
-        rng = np.random.default_rng(self.seed)
-        exponents = (self.scale[0], self.scale[1], self.scale[0] + self.scale[1])
-        arrays = []
-        for index, (shape, exponent) in enumerate(zip(self.shapes(), exponents, strict=True)):
-            if shape is None:
-                arrays.append(None)
-                continue
-            array = draw_values(rng, shape, self.values, exponent, self.dtype)
-            if self.data is not None:
-                head = array.reshape(-1)[: DRAWN[index]]
-                drawn = np.zeros(head.size)
-                drawn[: len(self.data[index])] = self.data[index]
-                head[...] = drawn if self.values == "int" else np.where(drawn != 0, head, 0)
-                if self.values == "int" and self.seed == 0:
-                    array.reshape(-1)[DRAWN[index] :] = 0
-            arrays.append(array)
-        x, weight, bias = arrays
-        return with_layout(x, self.layout[0]), with_layout(weight, self.layout[1]), bias
-
-    def reseeded(self, offset: int = 1) -> ConvCase:
-        """The same configuration with other values (from the seed plus ``offset``)."""
-        return replace(self, seed=self.seed + offset, data=None)
-
-    def descriptor(self) -> str:
-        """One line, e.g. ``n2 ic3 ih7 iw5 oc4 kh3 kw2 sh2 sw1 ph1 pw0 dh1 dw1 g1 bias float32 int``."""
-        if isinstance(self.padding, str):
-            pad = f"pad={self.padding}"
-        else:
-            pad = f"ph{self.padding[0]} pw{self.padding[1]}"
-        parts = [
-            f"n{self.n} ic{self.c_in} ih{self.h} iw{self.w} oc{self.c_out} kh{self.kh} kw{self.kw}",
-            f"sh{self.stride[0]} sw{self.stride[1]} {pad} dh{self.dilation[0]} dw{self.dilation[1]} g{self.groups}",
-            "bias" if self.bias else "nobias",
-            self.dtype,
-            self.values if self.values == "int" else f"{self.values}(2^{self.scale[0]}, 2^{self.scale[1]})",
-        ]
-        if self.layout != ("contiguous", "contiguous"):
-            parts.append(f"layout x={self.layout[0]} w={self.layout[1]}")
-        if self.ints:
-            parts.append("int-args")
-        return " ".join(parts)
-
-    def contiguous(self) -> ConvCase:
-        return replace(self, layout=("contiguous", "contiguous"))
-
-    def code(self) -> str:
-        """A Python expression that rebuilds this case (the fields that differ from their defaults)."""
-        changed = ((f.name, getattr(self, f.name)) for f in fields(self))
-        return "ConvCase(" + ", ".join(f"{name}={value!r}" for name, value in changed if value != DEFAULT[name]) + ")"
-
-    def _repr_pretty_(self, printer, cycle) -> None:
-        """Hypothesis prints a drawn case as its one-line descriptor."""
-        printer.text(self.descriptor())
-
-
-DEFAULT = {f.name: f.default for f in fields(ConvCase)}
-
-
-def one_int_where_equal(pair):
-    """A pair spelled as one int when both axes agree (the contract's other form); strings as they are."""
-    return pair[0] if not isinstance(pair, str) and pair[0] == pair[1] else pair
-
-
-def draw_values(rng: np.random.Generator, shape, kind: str, exponent: int, dtype: str) -> np.ndarray:
-    """Small integers (exact arithmetic) or floats of a given magnitude, never NaN, inf or subnormal."""
-    if kind == "int":
-        values = rng.integers(INT_VALUES[0], INT_VALUES[1] + 1, size=shape)
-    elif kind == "normal":
-        values = rng.standard_normal(shape)
-    elif kind == "positive":
-        values = rng.uniform(0.5, 1.0, size=shape)
-    else:  # "wide": magnitudes spread over 2**-8 .. 2**8, random signs
-        values = rng.choice([-1.0, 1.0], size=shape) * np.exp2(rng.uniform(-8, 8, size=shape))
-    return np.ldexp(values, exponent if kind != "int" else 0).astype(dtype)
-
-
-def with_layout(array: np.ndarray, layout: str) -> np.ndarray:
-    """The same values in another memory layout: a view that is not C-contiguous (except 'contiguous')."""
-    if layout == "contiguous" or array.ndim < 2:
-        return np.ascontiguousarray(array)
-    if layout == "fortran":
-        return np.asfortranarray(array)
-    if layout == "channels_last":  # memory order N, H, W, C viewed as N, C, H, W
-        return np.ascontiguousarray(np.moveaxis(array, 1, -1)).transpose(0, 3, 1, 2)
-    if layout == "strided":  # every other element of a larger buffer
-        buffer = np.zeros(array.shape[:-1] + (2 * array.shape[-1],), dtype=array.dtype)
-        buffer[..., ::2] = array
-        return buffer[..., ::2]
-    reversed_copy = np.ascontiguousarray(array[..., ::-1, ::-1])  # "reversed": negative strides
-    return reversed_copy[..., ::-1, ::-1]
 
 
 def allowed_values(values: tuple[int, ...] | None, low: int, high: int) -> list[int]:
@@ -518,171 +351,6 @@ def _pools(used: tuple[int, int, int]) -> st.SearchStrategy[bytes]:
 def exact_cases(capabilities: Capabilities = Capabilities(), **constraints):
     """Small-integer data: exact summation gives the exact result, bitwise."""
     return conv_cases(capabilities, values=("int",), **constraints)
-
-
-# --- Extreme arguments and state between calls ----------------------------------------------------------------------
-# Strides, paddings and dilations far beyond a small input. An implementation whose work and memory follow the output
-# handles every one of these at the cost of a small case; one that materializes the padded plane, the dense stride-1
-# result or the dilated kernel does not. Padding of the size of a huge stride is drawn only from 2**40 on, where such a
-# plane cannot even be allocated (a fast MemoryError, never a machine driven out of memory).
-
-INDEX_LIMIT = 2**63 - 1  # the contract's: the largest index NumPy (intp) and torch (int64) hold
-HUGE_STRIDES = (2**31 - 1, 2**31, 10**9, 2**32 + 1, 2**40, 2**62, INDEX_LIMIT)
-PAST_THE_LIMIT = (2**63, 10**20, 2**64 + 1, 10**30)
-EXTREME_AXES = ("huge stride", "padding under a larger stride", "wide dilation")
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One spatial axis of a case: input size, kernel size, stride, padding on each side, dilation."""
-
-    size: int
-    kernel: int
-    stride: int = 1
-    padding: int = 0
-    dilation: int = 1
-
-
-def _fitting_size(draw, span: int, padding: int) -> int:
-    """An input size from 1 to 8 for which the dilated kernel fits in the padded axis."""
-    low = max(1, span - 2 * padding)
-    return draw(st.integers(low, max(low, 8)))
-
-
-@st.composite
-def extreme_axis(draw, kind: str, kernel: int, strides, dilations, huge_padding: bool = True) -> Axis:
-    """An axis of the named kind: "ordinary" (strides and dilations from ``strides`` and ``dilations``, padding up to
-    2), "huge stride", "padding under a larger stride" (up to 1000), "wide dilation" (100 to 500, padded to fit) or
-    "long padding" (up to 1000 with an allowed stride: a long output axis). With ``huge_padding``, a huge stride
-    may come with a padding of half of it (only an entry whose memory follows the output can take that)."""
-    if kind == "huge stride":
-        stride = draw(st.sampled_from(HUGE_STRIDES) | st.integers(2**10, INDEX_LIMIT))
-        padding = draw(st.integers(0, 3) | st.integers(0, 1000))
-        if huge_padding and stride >= 2**40 and draw(st.booleans()):  # a second window, one stride (and no memory) away
-            padding = min(stride // 2, (INDEX_LIMIT - 8) // 2)
-        return Axis(_fitting_size(draw, kernel, padding), kernel, stride, padding)
-    if kind == "padding under a larger stride":
-        padding = draw(st.integers(1, 1000))
-        return Axis(_fitting_size(draw, kernel, padding), kernel, draw(st.integers(padding, 2 * padding + 8)), padding)
-    if kind == "wide dilation":
-        dilation = draw(st.integers(100, 500))
-        size = draw(st.integers(1, 8))
-        padding = max(0, -(-(dilation * (kernel - 1) + 1 - size) // 2)) + draw(st.integers(0, 2))
-        return Axis(size, kernel, draw(st.integers(1, 3)), padding, dilation)
-    stride = draw(st.sampled_from(allowed_values(strides, 1, 2)))
-    dilation = draw(st.sampled_from(allowed_values(dilations, 1, 2)))
-    padding = draw(st.integers(100, 1000) if kind == "long padding" else st.integers(0, 2))
-    return Axis(_fitting_size(draw, dilation * (kernel - 1) + 1, padding), kernel, stride, padding, dilation)
-
-
-def _extreme_kinds(capabilities: Capabilities, kernel: int) -> list[str]:
-    """The extreme axis kinds ``capabilities`` (and the axis's kernel size) admit."""
-    kinds = []
-    if capabilities.strides is None:
-        kinds += ["huge stride", "padding under a larger stride"]
-    if capabilities.dilations is None and kernel > 1 and (capabilities.strides is None or 1 in capabilities.strides):
-        kinds.append("wide dilation")
-    return kinds or ["long padding"]
-
-
-@st.composite
-def extreme_cases(draw, capabilities: Capabilities = Capabilities()) -> ConvCase:
-    """Small inputs under strides up to 2**63 - 1, paddings up to 1000 under a stride at least as large, dilations of
-    hundreds padded to fit, on one axis or both (the other ordinary), valid and inside ``capabilities``.
-
-    A quarter of the cases are heavy: 8 to 12 input planes padded by 500 to 1000 on both axes under a larger stride,
-    so that materializing the padded input costs at least 128 MiB while the output stays a few pixels.
-    """
-    if capabilities.kernel_sizes is not None:
-        kh, kw = draw(st.sampled_from(capabilities.kernel_sizes))
-    else:
-        kh, kw = (draw(st.sampled_from((1, 3) if capabilities.odd_kernels else (1, 2, 3))) for _ in "hw")
-    bounded = bool(capabilities.memory_follows_output)  # else no case whose padding only such an entry can take
-    heavy = bounded and capabilities.strides is None and draw(st.integers(0, 3)) == 0
-    # An entry that takes one int for the stride, dilation or padding gets the same extreme numbers on both axes.
-    mirrored = capabilities.square_strides or capabilities.square_dilations or capabilities.int_padding
-    if heavy:
-        padding = draw(st.integers(500, 1000))
-        stride = draw(st.integers(padding, 2 * padding))
-        axes = [Axis(draw(st.integers(1, 8)), k, stride, padding) for k in (kh, kw)]
-        if not mirrored:
-            axes[1] = replace(axes[1], stride=draw(st.integers(padding, 2 * padding)))
-        n, c_in = draw(st.integers(2, 3)), 4
-    elif mirrored:  # one axis's numbers for both, drawn for the larger kernel (so they fit the other too)
-        kind = draw(st.sampled_from(_extreme_kinds(capabilities, max(kh, kw))))
-        axis = draw(extreme_axis(kind, max(kh, kw), capabilities.strides, capabilities.dilations, bounded))
-        axes = [replace(axis, kernel=k) for k in (kh, kw)]
-        n, c_in = draw(st.integers(1, 3)), draw(st.integers(1, 4))
-    else:
-        kinds = [draw(st.sampled_from(_extreme_kinds(capabilities, k))) for k in (kh, kw)]
-        ordinary = draw(st.sampled_from([None, 0, 1]))  # which axis, if any, stays ordinary
-        if ordinary is not None or kinds == ["long padding"] * 2:
-            kinds[ordinary or 0] = "ordinary"
-        axes = [draw(extreme_axis(kind, k, capabilities.strides, capabilities.dilations, bounded))
-                for kind, k in zip(kinds, (kh, kw), strict=True)]  # fmt: skip
-        n, c_in = draw(st.integers(1, 3)), draw(st.integers(1, 4))
-    rows, cols = axes
-    padding: object = (rows.padding, cols.padding)
-    same_spans_even = all(a.dilation * (a.kernel - 1) % 2 == 0 for a in axes) or not capabilities.symmetric_padding
-    takes_same = _string_padding("same", capabilities, ("same",)) and same_spans_even
-    if not heavy and takes_same and rows.stride == cols.stride == 1 and draw(st.integers(0, 3)) == 0:
-        padding = "same"  # stride 1: 'same' pads by the dilated span, whatever the dilation
-    groups = c_in if capabilities.groups and draw(st.booleans()) else 1
-    kind = draw(st.sampled_from(VALUE_KINDS))
-    return ConvCase(
-        n=n,
-        c_in=c_in,
-        h=rows.size,
-        w=cols.size,
-        c_out=groups * draw(st.integers(1, 4 // groups if groups <= 4 else 1)),
-        kh=kh,
-        kw=kw,
-        stride=(rows.stride, cols.stride),
-        padding=padding,
-        dilation=(rows.dilation, cols.dilation),
-        groups=groups,
-        bias=capabilities.bias and draw(st.booleans()),
-        dtype=draw(st.sampled_from(capabilities.dtypes)),
-        values=kind,
-        scale=(0, 0) if kind == "int" else (draw(st.integers(-4, 4)), draw(st.integers(-4, 4))),
-        layout=(draw(st.sampled_from(LAYOUTS)), draw(st.sampled_from(LAYOUTS))),
-        ints=mirrored or draw(st.integers(0, 3)) == 3,
-        seed=draw(st.integers(0, 2**32 - 1)),
-    )
-
-
-PAST_THE_LIMIT_KINDS = ("stride", "padding", "dilation", "padded extent", "dilated span")
-
-
-@st.composite
-def past_the_limit_cases(draw, capabilities: Capabilities = Capabilities()) -> tuple[ConvCase, str]:
-    """A small case with one number past what an index holds (2**63 - 1): a stride, padding or dilation entry, or a
-    padded input extent or dilated kernel span made of entries that are each within it. Returns the case and the
-    argument a ``ConvArgumentError`` must name. Where the entry takes one int for an argument, both axes get it; an
-    entry that declares dilation 1 only is not asked about dilations."""
-    case = draw(conv_cases(capabilities, values=("int",), layouts=False, padding_modes=("pair",)))
-    takes_dilation = capabilities.dilations is None or any(d > 1 for d in capabilities.dilations)
-    kinds = [k for k in PAST_THE_LIMIT_KINDS
-             if takes_dilation or "dilat" not in k if k != "dilated span" or max(case.kh, case.kw) > 1]  # fmt: skip
-    kind = draw(st.sampled_from(kinds))
-    axis = draw(st.integers(0, 1))
-    one_int = {"stride": capabilities.square_strides, "dilation": capabilities.square_dilations,
-               "padding": capabilities.int_padding}  # fmt: skip
-
-    def on_axis(name, value) -> ConvCase:
-        pair = getattr(case, name)
-        return replace(case, **{name: tuple(value if i == axis or one_int[name] else v for i, v in enumerate(pair))})
-
-    huge = draw(st.sampled_from(PAST_THE_LIMIT) | st.integers(INDEX_LIMIT + 1, 2**200))
-    if kind in ("stride", "dilation", "padding"):
-        return on_axis(kind, huge), kind
-    if kind == "padded extent":
-        size = (case.h, case.w)[axis]
-        return on_axis("padding", draw(st.integers((INDEX_LIMIT - size) // 2 + 1, INDEX_LIMIT))), "padding"
-    if (case.kh, case.kw)[axis] == 1:
-        axis = 1 - axis
-    taps = (case.kh, case.kw)[axis] - 1
-    return on_axis("dilation", draw(st.integers(-(-INDEX_LIMIT // taps), INDEX_LIMIT))), "dilation"
 
 
 @st.composite

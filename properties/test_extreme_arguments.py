@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from properties import isolation
 from properties.assertions import assert_close
 from properties.errors import error_bound
+from properties.extreme_cases import extreme_cases, past_the_limit_cases
 from properties.failures import PropertyFailure
 from properties.memory import LIMIT_BYTES, measured
 from properties.oracle import reference_conv2d
 from properties.reproductions import reproducible
-from properties.strategies import extreme_cases, past_the_limit_cases
 from properties.support import call_or_skip, examples
 
 pytestmark = pytest.mark.family("extreme_arguments")

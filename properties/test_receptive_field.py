@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from properties.cases import one_int_where_equal
 from properties.failures import PropertyFailure
 from properties.reproductions import reproducible
-from properties.strategies import allowed_values, one_int_where_equal
+from properties.strategies import allowed_values
 from properties.support import call_or_skip, examples
 
 pytestmark = pytest.mark.family("receptive_field")

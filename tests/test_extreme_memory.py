@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import impls
+from properties.cases import ConvCase
 from properties.memory import LIMIT_BYTES, measured
-from properties.strategies import ConvCase
 from properties.support import call_or_skip
 
 FAMILY = "extreme_arguments"

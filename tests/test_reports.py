@@ -17,11 +17,12 @@ from hypothesis import HealthCheck, Phase, find, settings
 
 from impls import REGISTRY, Entry
 from properties.assertions import assert_close, bound_text
+from properties.cases import ConvCase
 from properties.failures import PropertyFailure
 from properties.invalid_calls import INVALID_CLASSES, InvalidCall, invalid_calls
 from properties.oracle import reference_conv2d
 from properties.reproductions import reproducible
-from properties.strategies import ConvCase, exact_cases
+from properties.strategies import exact_cases
 from properties.test_agreement import check_matches_oracle
 from properties.test_invalid_arguments import check_refuses
 from tests.gallery import buggy

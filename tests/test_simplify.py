@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 import impls
 from impls.registry import Capabilities
+from properties.cases import ConvCase
 from properties.failures import PropertyFailure
 from properties.reproductions import reproducible
 from properties.simplify import simpler, simplest
-from properties.strategies import ConvCase
 
 LOOP = impls.REGISTRY["loop"]
 CORNER = ConvCase(

@@ -9,9 +9,10 @@ from hypothesis import Phase, given, settings
 
 from impls import REGISTRY, Capabilities, normalize
 from properties.assertions import evidence
+from properties.cases import ConvCase, with_layout
 from properties.errors import error_bound, is_exact_data
 from properties.oracle import reference_conv2d
-from properties.strategies import CORNERS, LARGE, SMALL, ConvCase, conv_cases, exact_cases, with_layout
+from properties.strategies import CORNERS, LARGE, SMALL, conv_cases, exact_cases
 
 FEW = settings(max_examples=30, deadline=None)
 
