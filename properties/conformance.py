@@ -28,6 +28,63 @@ VERDICTS = ("FAIL", "XPASS", "stop", "xfail", "pass", "skip")  # by precedence
 LIBRARIES = ("numpy", "scipy", "hypothesis", "pytest", "torch", "jax", "onnxruntime", "opencv-python-headless")
 
 
+@dataclasses.dataclass(frozen=True)
+class CheckResult:
+    """One property test's outcome, as the table, the JSON report and :func:`properties.runner.check_implementation`
+    all read it."""
+
+    implementation: str
+    property: str  # the test, without the implementation: "test_matches_oracle_within_error_bound"
+    family: str  # e.g. "agreement"
+    status: str  # "passed", "failed", "skipped", "xfailed" or "xpassed"
+    verdict: str  # what it gives its family: one of VERDICTS
+    nodeid: str = ""
+    counterexample: str | None = None  # the failing case's one-line descriptor
+    message: str = ""  # a failure's whole report, or the skip reason
+    reproduce: str | None = None  # Python lines that reproduce a failure
+    invalid: str | None = None  # the invalid-argument class, for invalid-argument checks
+
+    def __str__(self) -> str:
+        text = f"{self.status:7} {self.family}::{self.property}"
+        return text + (f"  [{self.counterexample}]" if self.counterexample else "")
+
+    def failure(self) -> dict:
+        """The JSON report's record of a failure."""
+        return {
+            "implementation": self.implementation, "test": self.nodeid, "family": self.family,
+            "case": self.counterexample, "message": self.message, "reproduce": self.reproduce, "invalid": self.invalid,
+        }  # fmt: skip
+
+
+def check_result(report, tags: dict) -> CheckResult:
+    """The outcome of one property test's report (tagged by the plug-in with its implementation and family)."""
+    status = report.outcome
+    if hasattr(report, "wasxfail"):
+        status = "xpassed" if report.passed else "xfailed"
+    message = tags.get("message") or (last_line(report.longreprtext) if report.failed else "")
+    if report.skipped:
+        message = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    test = report.nodeid.partition("::")[2]
+    return CheckResult(
+        implementation=tags["implementation"],
+        property=test.partition("[")[0] + _without_entry(test.partition("[")[2].rstrip("]"), tags["implementation"]),
+        family=tags["family"],
+        status=status,
+        verdict=outcome_of(report),
+        nodeid=report.nodeid,
+        counterexample=tags.get("case"),
+        message=message,
+        reproduce=tags.get("reproduce"),
+        invalid=tags.get("invalid"),
+    )
+
+
+def _without_entry(parameters: str, name: str) -> str:
+    """A test id's parameters less the implementation's: "[kind]" of "name-kind"; "" of "name"."""
+    rest = parameters.removeprefix(name).lstrip("-")
+    return f"[{rest}]" if rest else ""
+
+
 def outcome_of(report) -> str:
     """The verdict one report gives its family."""
     if ("stopped", True) in report.user_properties:
@@ -82,8 +139,7 @@ class ConformanceSummary:
         self.registry = registry
         self.profile = profile
         self.unavailable = dict(unavailable)
-        self.verdicts: dict[str, dict[str, set[str]]] = {}  # implementation -> family -> outcomes
-        self.failures: list[dict] = []
+        self.checks: list[CheckResult] = []  # every property test's outcome, in the order reported
         self.unattributed: list[str] = []  # failures without tags: a crashed xdist worker's test
 
     def pytest_runtest_logreport(self, report):
@@ -94,27 +150,21 @@ class ConformanceSummary:
             if report.failed and "[" in report.nodeid:
                 self.unattributed.append(report.nodeid)
             return
-        name, family = tags["implementation"], tags["family"]
-        outcome = outcome_of(report)
-        self.verdicts.setdefault(name, {}).setdefault(family, set()).add(outcome)
-        if outcome == "FAIL":
-            self.failures.append(
-                {
-                    "implementation": name,
-                    "test": report.nodeid,
-                    "family": family,
-                    "case": tags.get("case"),
-                    "message": tags.get("message") or last_line(report.longreprtext),
-                    "reproduce": tags.get("reproduce"),
-                    "invalid": tags.get("invalid"),
-                }
-            )
+        self.checks.append(check_result(report, tags))
 
-    def results(self) -> dict[str, dict[str, str]]:
-        """implementation -> family -> verdict."""
+    @property
+    def failures(self) -> list[dict]:
+        return [check.failure() for check in self.checks if check.verdict == "FAIL"]
+
+    def results(self, implementation: str | None = None) -> dict[str, dict[str, str]]:
+        """implementation -> family -> verdict (of one implementation only, when named)."""
+        seen: dict[str, dict[str, set[str]]] = {}
+        for check in self.checks:
+            if implementation in (None, check.implementation):
+                seen.setdefault(check.implementation, {}).setdefault(check.family, set()).add(check.verdict)
         return {
-            name: {family: next(v for v in VERDICTS if v in seen) for family, seen in sorted(families.items())}
-            for name, families in sorted(self.verdicts.items())
+            name: {family: next(v for v in VERDICTS if v in verdicts) for family, verdicts in sorted(families.items())}
+            for name, families in sorted(seen.items())
         }
 
     def environment(self) -> dict:
@@ -163,7 +213,7 @@ class ConformanceSummary:
         return "\n".join(lines) + "\n"
 
     def pytest_terminal_summary(self, terminalreporter):
-        if not self.verdicts and not self.unattributed:
+        if not self.checks and not self.unattributed:
             return
         families, names, rows = self.table()
         width = max(map(len, families), default=6) + 2

@@ -20,26 +20,9 @@ from pathlib import Path
 import pytest
 
 from impls import Entry
-from properties.conformance import VERDICTS, last_line
+from properties.conformance import CheckResult
 
 SUITE = Path(__file__).resolve().parent
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One property test's outcome."""
-
-    property: str  # the test, e.g. "test_matches_oracle_within_error_bound[kind]"
-    family: str  # e.g. "agreement"
-    status: str  # "passed", "failed", "skipped", "xfailed" or "xpassed"
-    counterexample: str | None = None  # the failing case's one-line descriptor
-    message: str = ""  # the failure's first line, or the skip reason
-    reproduce: str | None = None  # Python lines that reproduce a failure
-    invalid: str | None = None  # the invalid-argument class, for invalid-argument checks
-
-    def __str__(self) -> str:
-        text = f"{self.status:7} {self.family}::{self.property}"
-        return text + (f"  [{self.counterexample}]" if self.counterexample else "")
 
 
 @dataclass
@@ -70,7 +53,7 @@ class CheckReport:
     def __str__(self) -> str:
         lines = [f"convcheck: {self.name}: {'pass' if self.passed else 'FAIL'}", self.table()]
         for failure in self.failures:
-            lines += [f"FAIL {failure.family}::{failure.property}", f"  {failure.message}"]
+            lines += [f"FAIL {failure.family}::{failure.property}", f"  {failure.message.partition(chr(10))[0]}"]
             lines += [f"  case: {failure.counterexample}"] if failure.counterexample else []
         return "\n".join(lines)
 
@@ -81,7 +64,7 @@ class _Candidate:
     def __init__(self, entry: Entry):
         self.entry = entry
         self.results: list[CheckResult] = []
-        self.verdicts: dict[str, set[str]] = {}
+        self.verdicts: dict[str, str] = {}
 
     def pytest_convcheck_entries(self, config):
         return [self.entry]
@@ -91,30 +74,12 @@ class _Candidate:
         config.hook.pytest_deselected(items=[item for item in items if item not in keep])
         items[:] = keep
 
-    def pytest_runtest_logreport(self, report):
-        from properties.conformance import outcome_of
-
-        tags = dict(report.user_properties)
-        if "family" not in tags or (report.when != "call" and report.outcome == "passed"):
-            return
-        self.verdicts.setdefault(tags["family"], set()).add(outcome_of(report))
-        status = report.outcome
-        if hasattr(report, "wasxfail"):
-            status = "xpassed" if report.passed else "xfailed"
-        message = tags.get("message", "").split("\n", 1)[0] or (last_line(report.longreprtext) if report.failed else "")
-        if report.skipped:
-            message = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        self.results.append(
-            CheckResult(
-                property=report.nodeid.partition("::")[2].replace(f"[{self.entry.name}]", "").replace("[]", ""),
-                family=tags["family"],
-                status=status,
-                counterexample=tags.get("case"),
-                message=message,
-                reproduce=tags.get("reproduce"),
-                invalid=tags.get("invalid"),
-            )
-        )
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session):
+        """The candidate's outcomes, as the run's conformance summary collected them."""
+        summary = session.config.pluginmanager.get_plugin("convcheck-conformance")
+        self.results = [check for check in summary.checks if check.implementation == self.entry.name]
+        self.verdicts = summary.results(self.entry.name).get(self.entry.name, {})
 
 
 def _implementation_of(item):
@@ -142,10 +107,9 @@ def check_implementation(
         with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
             exit_code = pytest.main([*args, "-q"], plugins=[candidate])
     order = {"failed": 0, "xpassed": 1, "passed": 2, "xfailed": 3, "skipped": 4}
-    verdicts = {family: next(v for v in VERDICTS if v in seen) for family, seen in sorted(candidate.verdicts.items())}
     return CheckReport(
         name=name,
-        verdicts=verdicts,
+        verdicts=candidate.verdicts,
         results=sorted(candidate.results, key=lambda r: (order.get(r.status, 5), r.family, r.property)),
         output=stream.getvalue(),
         exit_code=int(exit_code),
