@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 VERDICTS = ("FAIL", "XPASS", "xfail", "pass", "skip")  # by precedence
+PACKAGE = Path(__file__).resolve().parent  # the property families' modules
 LIBRARIES = ("numpy", "scipy", "hypothesis", "pytest", "torch", "jax", "onnxruntime", "opencv-python-headless")
 
 
@@ -79,14 +80,15 @@ class ConformanceSummary:
         self.unavailable = dict(unavailable)
         self.verdicts: dict[str, dict[str, set[str]]] = {}  # implementation -> family -> outcomes
         self.failures: list[dict] = []
-        self.unattributed: list[str] = []  # failures without tags: a crashed xdist worker's test
+        self.unattributed: list[str] = []  # property tests failed without tags: a crashed xdist worker's test
 
     def pytest_runtest_logreport(self, report):
         tags = dict(report.user_properties)
         if report.when != "call" and report.outcome == "passed":
             return
         if "implementation" not in tags:
-            if report.failed and "[" in report.nodeid:
+            module = report.nodeid.split("::")[0]
+            if report.failed and (self.config.rootpath / module).resolve().parent == PACKAGE:
                 self.unattributed.append(report.nodeid)
             return
         name, family = tags["implementation"], tags["family"]
