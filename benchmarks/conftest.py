@@ -1,8 +1,8 @@
 """Benchmark settings: thread counts, save/compare defaults, load awareness and the run's compact tables.
 
 - ``--threads N`` (default 1, the most reproducible) sets BLAS and torch threads for every benchmark and restores the
-  process's counts after it; the counts, and the BLAS kernels, go into each benchmark's ``extra_info`` and the saved
-  run's ``convcheck`` section.
+  process's counts after it; the counts go into each benchmark's ``extra_info`` and, with the BLAS libraries and the
+  CPU kernels they run, into the saved run's ``convcheck`` section.
 - A timed run starts again in the environment benchmarks need (``benchmarks.control.benchmark_environment``: without
   OpenBLAS's core-type and L2 overrides; with more than one thread, idle library threads sleep), since the libraries
   read it when they load. Only pytest's own process restarts: ``pytest.main()`` inside another program does not, and
@@ -184,10 +184,10 @@ def warnings(run: dict, found: list[report.Row]) -> list[str]:
     """What makes this run's numbers doubtful, one sentence each."""
     convcheck, said = run["convcheck"], []
     threads = (convcheck["threads"] or {}).get("requested")
-    loaded = sum(row.loaded for row in found)
-    if loaded:
+    flagged = sum(row.loaded for row in found)
+    if flagged:
         said.append(
-            f"{loaded} of {len(found)} rows were measured while the 1-minute load average exceeded the {threads} "
+            f"{flagged} of {len(found)} rows were measured while the 1-minute load average exceeded the {threads} "
             "threads in use (flag L): rerun them on a quiet machine"
         )
     disagreeing = convcheck["disagreeing_ratios"]

@@ -66,8 +66,9 @@ def environment(tmp_path_factory) -> Path:
     venv = folder / "venv"
     python = venv / "bin" / "python"
     assert run([sys.executable, "-m", "venv", "--without-pip", str(venv)], folder).returncode == 0
-    own = Path(environment_path(python, folder)[-1])  # the venv's site-packages comes last
-    assert own.is_relative_to(venv), own
+    found = run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], folder)
+    own = Path(found.stdout.strip())  # the venv's site-packages
+    assert own.is_relative_to(venv), found.stdout + found.stderr
     (own / "running-environment.pth").write_text("".join(f"{path}\n" for path in running_site_packages()))
     source, wheels = folder / "source", folder / "wheels"  # built from a copy: the build leaves the clone clean
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__"))
