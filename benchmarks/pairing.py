@@ -91,7 +91,9 @@ def measure(benchmark, subject: Callable[[], object], references: dict[str, Call
 
     ``options`` holds pytest-benchmark's ``benchmark_min_rounds``, ``benchmark_max_time``, ``benchmark_min_time``
     and ``benchmark_timer`` (the references are timed with the same clock as the subject). Returns the subject's
-    result and ``{name: Spread}`` of the paired ratios (empty when benchmarks are disabled).
+    result and ``{name: Spread}`` of the paired ratios (empty when benchmarks are disabled); each reference's
+    per-call seconds in these rounds go into ``extra_info["reference_times"]`` (compared with its own row's, they
+    show whether the subject's calls slowed it).
     """
     if not benchmark.enabled:
         return benchmark.pedantic(subject), {}
@@ -110,7 +112,10 @@ def measure(benchmark, subject: Callable[[], object], references: dict[str, Call
         subject, teardown=run_references, rounds=rounds, warmup_rounds=WARMUP_ROUNDS, iterations=timed.inner
     )
     own = benchmark.stats.stats.data  # per-call seconds of each timed round
-    ratios = {}
+    ratios, reference_times = {}, {}
     for name, timer in others.items():  # the teardown also follows the warm-up rounds (and one final call)
-        ratios[name] = paired_ratios(own, timer.times[WARMUP_ROUNDS : WARMUP_ROUNDS + len(own)])
+        times = timer.times[WARMUP_ROUNDS : WARMUP_ROUNDS + len(own)]
+        ratios[name] = paired_ratios(own, times)
+        reference_times[name] = Spread.of(times).as_dict()
+    benchmark.extra_info["reference_times"] = reference_times
     return result, ratios

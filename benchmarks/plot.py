@@ -3,7 +3,8 @@
 Without a file it reads the latest run saved under ``.benchmarks/`` (by ``pytest benchmarks``). It writes
 ``gflops.png`` (GFLOP/s per implementation per workload, with the GEMM baseline), ``time_vs_flops.png`` (time
 against FLOPs, log-log, per implementation), ``ratios.png`` (the paired ratios to GEMM and torch per workload, for
-this run and the runs saved before it) and ``summary.txt`` into ``benchmarks/charts/``, and prints the table.
+this run and the runs saved before it, each labelled with its thread count; ratios flagged ``P`` are left out) and
+``summary.txt`` into ``benchmarks/charts/``, and prints the table.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STORAGE = ROOT / ".benchmarks"
 CHARTS = Path(__file__).resolve().parent / "charts"
 RUNS_IN_CHART = 5
+MARKERS = "osD^v"  # one per thread count in the ratio chart
 
 
 def latest_run(storage: Path = STORAGE) -> Path:
@@ -52,6 +54,13 @@ def load(path: Path) -> list[dict]:
     return found
 
 
+def threads(path: Path) -> str:
+    """``"1 thread"``, ``"2 threads"``: the thread count a saved run used (``"threads unrecorded"`` before runs
+    recorded it)."""
+    count = ((json.loads(path.read_text()).get("convcheck") or {}).get("threads") or {}).get("requested")
+    return "threads unrecorded" if count is None else f"{count} thread{'s' if count != 1 else ''}"
+
+
 def implementations(rows: list[dict]) -> list[str]:
     """Implementation names, fastest first by median GFLOP/s (the GEMM baseline last)."""
     speed: dict[str, list[float]] = {}
@@ -73,25 +82,41 @@ def recent_runs(path: Path, count: int = RUNS_IN_CHART) -> list[Path]:
     return (earlier + [path])[-count:]
 
 
+def run_series(runs: list[Path]) -> tuple[list[tuple[str, str, dict]], str]:
+    """Each run's label (its counter and thread count), marker (one per thread count) and rows by key; and the
+    ratio chart's title, which says when the thread counts differ."""
+    counts = sorted({threads(run) for run in runs})
+    series = [
+        (f"{run.stem.split('_')[0]}, {threads(run)}", MARKERS[counts.index(threads(run)) % len(MARKERS)],
+         {row["row"].key: row["row"] for row in load(run)})
+        for run in runs
+    ]  # fmt: skip
+    mixed = f" ({len(counts)} thread counts, one marker each: compare runs of one count)" if len(counts) > 1 else ""
+    return series, f"paired ratios per workload, runs {'; '.join(label for label, *_ in series)}{mixed}"
+
+
 def ratio_chart(runs: list[Path], out: Path) -> Path:
-    """The paired ratios (x GEMM, x torch) per workload and implementation, one marker per run, IQR as error bars."""
+    """The paired ratios (x GEMM, x torch) per workload and implementation, one marker per run, IQR as error bars;
+    each run labelled with its thread count, and the title says when they differ (ratios of different thread counts
+    are different measurements). A ratio that disagrees with the ratio of the medians (flag P) is left out."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    by_run = [(run.stem.split("_")[0], {row["row"].key: row["row"] for row in load(run)}) for run in runs]
-    workloads = [w.name for w in WORKLOADS if any(key[0] == w.name for _, rows in by_run for key in rows)]
-    names = sorted({key[1] for _, rows in by_run for key in rows} - {GEMM})
+    by_run, title = run_series(runs)
+    workloads = [w.name for w in WORKLOADS if any(key[0] == w.name for *_, rows in by_run for key in rows)]
+    names = sorted({key[1] for *_, rows in by_run for key in rows} - {GEMM})
     fig, axes = plt.subplots(2, 1, figsize=(12, 8), sharex=True)
     width = 0.8 / max(1, len(names) * len(by_run))
     for ax, reference in zip(axes, (GEMM, REFERENCE), strict=True):
         for i, name in enumerate(names):
             color = plt.get_cmap("tab10")(i % 10)
-            for j, (label, rows) in enumerate(by_run):
+            for j, (label, marker, rows) in enumerate(by_run):
                 xs, ys, low, high = [], [], [], []
                 for x, workload in enumerate(workloads):
-                    spread = rows.get((workload, name)).ratios.get(reference) if (workload, name) in rows else None
+                    row = rows.get((workload, name))
+                    spread = row.ratios.get(reference) if row and reference not in row.disagreeing else None
                     if spread:
                         xs.append(x - 0.4 + width * (i * len(by_run) + j + 0.5))
                         ys.append(spread.median)
@@ -100,7 +125,14 @@ def ratio_chart(runs: list[Path], out: Path) -> Path:
                 if xs:
                     alpha = 0.35 + 0.65 * (j + 1) / len(by_run)
                     ax.errorbar(
-                        xs, ys, yerr=[low, high], fmt="o", ms=4, color=color, alpha=alpha, label=f"{name} (run {label})"
+                        xs,
+                        ys,
+                        yerr=[low, high],
+                        fmt=marker,
+                        ms=4,
+                        color=color,
+                        alpha=alpha,
+                        label=f"{name} (run {label})",
                     )
         ax.axhline(1.0, color="0.5", linewidth=0.8)
         ax.set_yscale("log")
@@ -109,7 +141,7 @@ def ratio_chart(runs: list[Path], out: Path) -> Path:
     axes[0].legend(fontsize=7, ncol=max(1, len(by_run)), loc="upper left", frameon=False)
     axes[-1].set_xticks(range(len(workloads)))
     axes[-1].set_xticklabels(workloads, rotation=60, ha="right", fontsize=7)
-    axes[0].set_title(f"paired ratios per workload, runs {', '.join(label for label, _ in by_run)}", fontsize=10)
+    axes[0].set_title(title, fontsize=10)
     fig.tight_layout()
     path = out / "ratios.png"
     fig.savefig(path, dpi=110)
@@ -220,9 +252,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{path}: no convcheck benchmarks in this run")
     text = summary(rows)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "summary.txt").write_text(f"{path}\n\n{text}\n")
+    (args.out / "summary.txt").write_text(f"{path} ({threads(path)})\n\n{text}\n")
     print(text)
-    for written in [*plot(rows, args.out, path.stem[:40]), ratio_chart(recent_runs(path), args.out)]:
+    for written in [
+        *plot(rows, args.out, f"{path.stem[:40]}, {threads(path)}"),
+        ratio_chart(recent_runs(path), args.out),
+    ]:
         print(f"wrote {written}")
     return 0
 

@@ -2,12 +2,16 @@
 
 Both read pytest-benchmark's JSON (the run being saved, or a saved one), so a table can be rebuilt from any run.
 A change between runs is beyond the noise (``*``) when the interquartile ranges of the two runs do not overlap and
-the medians differ by more than the 5% a row may spread on a quiet machine.
+the medians differ by more than the 5% a row may spread on a quiet machine. A paired ratio is a result only while it
+agrees with the ratio of the two rows' medians within the same noise: where the interleaved calls slow each other
+(idle threads spinning, a cache or core that one leaves cold for the other), the reference runs at another speed in
+the subject's rounds than in its own row, and the paired ratio measures that (flag ``P``, printed as "paired vs
+medians").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from benchmarks.pairing import Spread
 from benchmarks.workloads import WORKLOADS
@@ -32,6 +36,7 @@ class Row:
     ratios: dict[str, Spread] = field(default_factory=dict)
     loaded: bool = False  # measured while the load exceeded the threads in use
     below_gemm: bool = False  # an algorithm that does fewer multiplications than the layer's GEMM
+    disagreeing: dict[str, float] = field(default_factory=dict)  # reference -> ratio of the medians it disagrees with
 
     @property
     def key(self) -> tuple[str, str]:
@@ -58,7 +63,29 @@ def rows(run: dict) -> list[Row]:
                 below_gemm=bool(info.get("below_gemm", False)),
             )
         )
-    return sorted(found, key=lambda row: (ORDER.get(row.workload, len(ORDER)), row.workload, row.time.median))
+    return checked(sorted(found, key=lambda row: (ORDER.get(row.workload, len(ORDER)), row.workload, row.time.median)))
+
+
+def checked(found: list[Row]) -> list[Row]:
+    """The rows with each paired ratio that disagrees with the ratio of the medians (where the reference's own row is
+    in the run) in ``disagreeing``."""
+    by_key = {row.key: row for row in found}
+    result = []
+    for row in found:
+        disagreeing = {}
+        for reference, paired in row.ratios.items():
+            own = by_key.get((row.workload, reference))
+            if own is not None:
+                medians = Spread(row.time.median / own.time.median, row.time.q1 / own.time.q3,
+                                 row.time.q3 / own.time.q1, 0)  # fmt: skip
+                if beyond_noise(paired, medians):
+                    disagreeing[reference] = medians.median
+        result.append(replace(row, disagreeing=disagreeing))
+    return result
+
+
+def ratio_name(row: Row, reference: str) -> str:
+    return f"{row.workload}/{row.implementation} x {reference}"
 
 
 def number(value: float) -> str:
@@ -70,11 +97,13 @@ def ratio_text(row: Row, reference: str) -> str:
     if row.implementation == reference:
         return "1"
     spread = row.ratios.get(reference)
+    if spread and reference in row.disagreeing:
+        return f"{number(spread.median)} vs {number(row.disagreeing[reference])}"
     return f"{number(spread.median)} [{number(spread.q1)}-{number(spread.q3)}]" if spread else "-"
 
 
 def flags(row: Row) -> str:
-    return ("L" if row.loaded else "") + ("<" if row.below_gemm else "")
+    return ("L" if row.loaded else "") + ("P" if row.disagreeing else "") + ("<" if row.below_gemm else "")
 
 
 RUN_HEADER = (
@@ -96,11 +125,12 @@ def run_table(found: list[Row], torch_available: bool = True) -> list[str]:
             f"{row.workload:24} {row.implementation:14} {row.time.median * 1e3:9.3f} {row.gflops:8.1f} "
             f"{ratio_text(row, GEMM):>18} {torch:>18} {row.time.relative_iqr:7.1%} {flags(row):5}".rstrip()
         )
-    lines.append(
-        "x GEMM, x torch: median of per-round ratios (interleaved rounds) [interquartile range]; "
-        "flags: L load above threads,"
-    )
-    lines.append("< fewer multiplications than the layer's GEMM (a transform algorithm: the ratio is not a roofline)")
+    lines += [
+        "x GEMM, x torch: median of per-round ratios (interleaved rounds) [interquartile range]; flags: L load above "
+        "threads,",
+        "P a paired ratio disagrees with the ratio of the medians (printed: paired vs medians; not a result),",
+        "< fewer multiplications than the layer's GEMM (a transform algorithm: the ratio is not a roofline)",
+    ]
     return lines
 
 
@@ -122,6 +152,14 @@ def change(now: Spread | None, then: Spread | None) -> str:
     return f"{percent(now.median, then.median):+.1f}%" + ("*" if beyond_noise(now, then) else "")
 
 
+def ratio_value(row: Row | None, reference: str) -> str:
+    """A paired ratio's median, ``?`` after one that disagrees with the ratio of the medians; ``-`` where none."""
+    spread = row.ratios.get(reference) if row else None
+    if spread is None:
+        return "-"
+    return number(spread.median) + ("?" if reference in row.disagreeing else "")
+
+
 COMPARE_HEADER = (
     f"{'workload':24} {'implementation':14} {'then ms':>9} {'now ms':>9} {'time':>8}  "
     f"{'x GEMM':>13} {'change':>8}  {'x torch':>13} {'change':>8}"
@@ -138,14 +176,14 @@ def compare_table(now: list[Row], then: list[Row], label: str) -> list[str]:
         for reference in REFERENCES:
             new_ratio = row.ratios.get(reference)
             old_ratio = old.ratios.get(reference) if old else None
-            pair = (
-                f"{number(old_ratio.median) if old_ratio else '-'} -> {number(new_ratio.median) if new_ratio else '-'}"
-            )
+            pair = f"{ratio_value(old, reference)} -> {ratio_value(row, reference)}"
             ratios.append(f"{pair:>13} {change(new_ratio, old_ratio):>8}")
         then_ms = f"{old.time.median * 1e3:9.3f}" if old else f"{'-':>9}"
         lines.append(
             f"{row.workload:24} {row.implementation:14} {then_ms} {row.time.median * 1e3:9.3f} "
             f"{change(row.time, old.time if old else None):>8}  {'  '.join(ratios)}"
         )
-    lines.append("change of the median; * beyond the noise: interquartile ranges apart and medians more than 5% apart")
+    lines.append(
+        "change of the median; * beyond the noise: interquartile ranges apart and medians more than 5% apart; ? flag P"
+    )
     return lines

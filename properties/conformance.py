@@ -25,6 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 VERDICTS = ("FAIL", "XPASS", "stop", "xfail", "pass", "skip")  # by precedence
+PACKAGE = Path(__file__).resolve().parent  # the property families' modules
 LIBRARIES = ("numpy", "scipy", "hypothesis", "pytest", "torch", "jax", "onnxruntime", "opencv-python-headless")
 
 
@@ -140,14 +141,15 @@ class ConformanceSummary:
         self.profile = profile
         self.unavailable = dict(unavailable)
         self.checks: list[CheckResult] = []  # every property test's outcome, in the order reported
-        self.unattributed: list[str] = []  # failures without tags: a crashed xdist worker's test
+        self.unattributed: list[str] = []  # property tests failed without tags: a crashed xdist worker's test
 
     def pytest_runtest_logreport(self, report):
         tags = dict(report.user_properties)
         if report.when != "call" and report.outcome == "passed":
             return
         if "implementation" not in tags:
-            if report.failed and "[" in report.nodeid:
+            module = report.nodeid.split("::")[0]
+            if report.failed and (self.config.rootpath / module).resolve().parent == PACKAGE:
                 self.unattributed.append(report.nodeid)
             return
         self.checks.append(check_result(report, tags))

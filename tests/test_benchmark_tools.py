@@ -4,15 +4,19 @@ command, on synthetic timings and as a user meets them (``pytest benchmarks`` ru
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from benchmarks import gemm, plot, report
-from benchmarks.control import IDLE_SLEEP, overloaded, spinning_settings
+from benchmarks.control import IDLE_SLEEP, OPENBLAS_OVERRIDES, benchmark_environment, overloaded, spinning_settings
 from benchmarks.pairing import Spread, paired_ratios
 from benchmarks.workloads import BY_NAME
+from properties.conformance import ConformanceSummary
 from properties.threads import limited_threads, thread_counts, torch_module
 
 pytest_plugins = ["pytester"]
@@ -47,7 +51,8 @@ def test_a_benchmark_run_sets_threads_flags_load_and_restores_the_process(pytest
     before = thread_counts()
     pytester.makepyfile(
         test_inner="""
-        from properties.threads import thread_counts, torch_module
+        from properties.conformance import ConformanceSummary
+from properties.threads import thread_counts, torch_module
 
         def test_inner(benchmark):
             seen = thread_counts()
@@ -100,10 +105,67 @@ def test_a_run_of_several_threads_warns_when_idle_threads_may_spin(pytester, cle
     result.assert_outcomes(passed=1)
     saved = json.loads(next(storage.glob("*/0001_*.json")).read_text())
     output = " ".join(result.stdout.str().split())  # the warning is wrapped
-    spinning = settings == "missing"
+    spinning = settings == "missing"  # an in-process run (pytest.main) cannot restart with them
     assert saved["convcheck"]["idle_threads_spin"] is spinning
-    assert ("the idle threads of one library keep spinning" in output) is spinning
-    assert ("start the run with OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4" in output) is spinning
+    assert ("idle library threads spin through the next one's rounds" in output) is spinning
+    assert ("set OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4" in output) is spinning
+
+
+def test_the_benchmark_environment_drops_openblas_overrides_and_adds_idle_sleep_for_several_threads():
+    machine = {"PATH": "/bin", "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "262144"}
+    assert benchmark_environment(machine, threads=1) == {"PATH": "/bin"}
+    assert benchmark_environment(machine, threads=2) == {"PATH": "/bin", **IDLE_SLEEP}
+    assert benchmark_environment({"PATH": "/bin"}, threads=1) is None
+    assert benchmark_environment({"PATH": "/bin", **IDLE_SLEEP}, threads=4) is None
+    chosen = {"PATH": "/bin", "OMP_WAIT_POLICY": "ACTIVE"}  # set on purpose: kept (the run warns)
+    assert benchmark_environment(chosen, threads=2) == {**chosen, "OPENBLAS_THREAD_TIMEOUT": "4"}
+
+
+BLAS_KERNELS = """
+import json, numpy, threadpoolctl
+print(json.dumps([pool.get("architecture") for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]))
+"""
+
+
+def test_a_timed_run_restarts_without_openblas_overrides_and_records_the_kernel(
+    pytester, clean_environment, monkeypatch
+):
+    pytester.makepyfile(
+        test_inner="""
+        import json, os
+        from threadpoolctl import threadpool_info
+        import numpy
+
+        def test_inner(benchmark):
+            benchmark.extra_info.update(implementation="sum", workload="size_lab", gflop=1e-9)
+            benchmark(sum, [1, 2, 3])
+            seen = {name: os.environ.get(name) for name in os.environ if name.startswith(("OPENBLAS", "OMP"))}
+            kernels = [pool.get("architecture") for pool in threadpool_info() if pool["user_api"] == "blas"]
+            with open("seen.json", "w") as file:
+                json.dump({"environment": seen, "kernels": kernels}, file)
+        """
+    )
+    storage = pytester.path / "storage"
+    options = ["-p", "benchmarks.conftest", "--benchmark-max-time=0.01", f"--benchmark-storage={storage}"]
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    for name in (*OPENBLAS_OVERRIDES, *IDLE_SLEEP):
+        monkeypatch.delenv(name, raising=False)
+    machine = subprocess.run([sys.executable, "-c", BLAS_KERNELS], capture_output=True, text=True, check=True)
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Prescott")  # a kernel this machine would not choose
+    monkeypatch.setenv("OPENBLAS_L2_SIZE", "65536")
+    restarted = pytester.runpytest_subprocess(*options, "--threads=2")
+    restarted.assert_outcomes(passed=1)
+    restarted.stdout.fnmatch_lines(
+        ["benchmarks: restarting without OPENBLAS_CORETYPE, without OPENBLAS_L2_SIZE, with OMP_WAIT_POLICY=PASSIVE*"]
+    )
+    assert restarted.stdout.str().count("restarting") == 1
+    seen = json.loads((pytester.path / "seen.json").read_text())
+    assert seen["environment"] == IDLE_SLEEP
+    assert set(seen["kernels"]) == set(json.loads(machine.stdout))  # NumPy's, SciPy's, ...: the machine's kernel
+    saved = json.loads(next(storage.glob("*/0001_*.json")).read_text())
+    assert saved["convcheck"]["openblas_overrides"] == {}
+    assert [blas["architecture"] for blas in saved["convcheck"]["blas_kernels"]] == seen["kernels"]
+    assert "idle library threads spin" not in restarted.stdout.str()
 
 
 @pytest.mark.parametrize(
@@ -112,6 +174,19 @@ def test_a_run_of_several_threads_warns_when_idle_threads_may_spin(pytester, cle
 )
 def test_a_row_is_flagged_when_the_load_exceeds_its_threads(loads, threads, flagged):
     assert overloaded(loads, threads) is flagged
+
+
+def test_a_failed_benchmark_is_not_reported_as_a_property_test_whose_process_died():
+    summary = ConformanceSummary(SimpleNamespace(rootpath=ROOT), {}, "default", {})
+    for nodeid, when in [
+        ("benchmarks/test_conv2d.py::test_conv2d[im2col-rgb32]", "call"),  # a failed benchmark
+        ("tests/test_contract.py::test_x[1]", "call"),
+        ("properties/test_shape.py::test_output_shape_matches_formula[mine]", "???"),  # a crashed xdist worker's
+    ]:
+        summary.pytest_runtest_logreport(
+            SimpleNamespace(nodeid=nodeid, when=when, outcome="failed", failed=True, user_properties=[])
+        )
+    assert summary.unattributed == ["properties/test_shape.py::test_output_shape_matches_formula[mine]"]
 
 
 # Paired ratios on synthetic timings
@@ -178,6 +253,31 @@ def test_run_table_is_compact_and_shows_ratios_with_their_spread_and_flags():
     assert im2col.split()[-1] == "L"
     assert f"{BY_NAME['resnet18_conv2_b8'].gflop / 0.015:8.1f}" in im2col
     assert [line.split()[1] for line in lines[2:5]] == ["gemm", "torch", "im2col"]  # fastest first
+
+
+def test_a_paired_ratio_that_disagrees_with_the_ratio_of_the_medians_is_flagged_not_printed_as_a_result():
+    # As measured on the ResNet-18 stem with two threads: im2col 18.5 ms, torch 7.6 ms, paired im2col/torch 0.64
+    # (torch ran at about 29 ms in im2col's rounds).
+    workload = "resnet18_stem_b8"
+    run = {
+        "benchmarks": [
+            row("im2col", 0.0185, ratios={"torch": spread(0.64), "gemm": spread(3.7, 0.1)}, workload=workload),
+            row("torch", 0.0076, ratios={"gemm": spread(1.52)}, workload=workload),
+            row("gemm", 0.0050, ratios={"torch": spread(0.66)}, workload=workload),
+        ]
+    }
+    found = {row.implementation: row for row in report.rows(run)}
+    assert found["im2col"].disagreeing == {"torch": pytest.approx(0.0185 / 0.0076)}
+    assert found["torch"].disagreeing == {}  # 1.52 within 5% of 7.6 / 5.0
+    assert found["gemm"].disagreeing == {}
+    im2col = next(line for line in report.run_table(list(found.values())) if " im2col " in line)
+    assert "0.64 vs 2.43" in im2col
+    assert "[0.62-0.66]" not in im2col
+    assert "3.70 [3.60-3.80]" in im2col  # x GEMM agrees with 18.5 / 5.0
+    assert im2col.split()[-1] == "P"
+    assert report.ratio_name(found["im2col"], "torch") == "resnet18_stem_b8/im2col x torch"
+    compared = report.compare_table(list(found.values()), list(found.values()), "itself")
+    assert "0.64? -> 0.64?" in next(line for line in compared if " im2col " in line)
 
 
 def test_compare_table_shows_the_percent_change_and_flags_changes_beyond_the_noise():
@@ -260,7 +360,7 @@ def test_compare_saves_a_first_run_says_so_once_then_compares_with_it(pytester, 
     assert len(list(storage.glob("*/0002_*.json"))) == 1
 
 
-def fake_run(path: Path) -> Path:
+def fake_run(path: Path, threads: int | None = None) -> Path:
     """A saved run in pytest-benchmark's format, as ``pytest benchmarks`` writes it (only the fields used)."""
     benchmarks = [
         row("torch", 2e-5, workload="size_lab", ratios={"gemm": spread(20.0)}),
@@ -270,7 +370,8 @@ def fake_run(path: Path) -> Path:
         row("im2col", 1.8e-3, workload="resnet18_conv2_b1", ratios={"gemm": spread(1.2), "torch": spread(1.5)}),
         row("gemm", 1.5e-3, workload="resnet18_conv2_b1"),
     ]
-    path.write_text(json.dumps({"benchmarks": benchmarks}))
+    recorded = {} if threads is None else {"convcheck": {"threads": {"requested": threads}}}
+    path.write_text(json.dumps({"benchmarks": benchmarks, **recorded}))
     return path
 
 
@@ -287,3 +388,20 @@ def test_plot_writes_charts_and_a_summary(tmp_path, capsys):
     assert "1.50 [1.48-1.52]" in conv2
     gflops = BY_NAME["resnet18_conv2_b1"].flops / 1.8e-3 / 1e9
     assert f"{gflops:.1f}" in conv2
+
+
+def test_the_ratio_chart_labels_each_runs_thread_count(tmp_path):
+    runs = [fake_run(tmp_path / "0001_old.json"), fake_run(tmp_path / "0002_one.json", 1)]
+    runs.append(fake_run(tmp_path / "0003_two.json", 2))
+    assert [plot.threads(run) for run in runs] == ["threads unrecorded", "1 thread", "2 threads"]
+    series, title = plot.run_series(runs)
+    assert [(label, marker) for label, marker, _ in series] == [
+        ("0001, threads unrecorded", "D"),  # one marker per thread count, in sorted order
+        ("0002, 1 thread", "o"),
+        ("0003, 2 threads", "s"),
+    ]
+    assert title == (
+        "paired ratios per workload, runs 0001, threads unrecorded; 0002, 1 thread; 0003, 2 threads "
+        "(3 thread counts, one marker each: compare runs of one count)"
+    )
+    assert "thread counts" not in plot.run_series(runs[1:2])[1]

@@ -3,7 +3,10 @@ its command check a callable of a throwaway project that knows nothing of this r
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import site
 import subprocess
 import sys
 import textwrap
@@ -30,24 +33,51 @@ def flipped(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 '''
 
 
+# Variables that would put other folders on the environment's sys.path than the two it is given.
+PATH_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONSTARTUP")
+
+
 def run(command: list, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    environ = {name: value for name, value in os.environ.items() if name not in PATH_VARIABLES}
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=environ)
+
+
+def running_site_packages() -> list[str]:
+    """The site-packages folders this interpreter imports from: its virtual environment's (where the README's
+    install put numpy, torch, ...), or the base interpreter's and the user's when it runs outside one."""
+    folders = [*site.getsitepackages(), site.getusersitepackages() if site.ENABLE_USER_SITE else ""]
+    return [folder for folder in folders if folder in sys.path]
+
+
+def environment_path(python: Path, cwd: Path) -> list[str]:
+    found = run([str(python), "-c", "import json, sys; print(json.dumps(sys.path))"], cwd)
+    assert found.returncode == 0, found.stderr
+    return json.loads(found.stdout)
 
 
 @pytest.fixture(scope="module")
 def environment(tmp_path_factory) -> Path:
-    """A fresh venv (seeing this machine's packages, for numpy, torch, ...) with convcheck built and installed from
-    this repository as a wheel."""
+    """A fresh venv with convcheck built and installed from this repository as a wheel, whose other packages
+    (numpy, torch, pytest, ...) are this environment's: a ``.pth`` file puts this interpreter's site-packages after
+    the venv's own. Only the folders are added (their ``.pth`` files, such as an editable install of convcheck, are
+    not run), and never the base interpreter's packages, which a virtual environment made with
+    ``--system-site-packages`` from a virtual environment would see instead of the ones installed in it."""
     folder = tmp_path_factory.mktemp("installed")
     venv = folder / "venv"
-    assert run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], folder).returncode == 0
+    python = venv / "bin" / "python"
+    assert run([sys.executable, "-m", "venv", "--without-pip", str(venv)], folder).returncode == 0
+    found = run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], folder)
+    own = Path(found.stdout.strip())  # the venv's site-packages
+    assert own.is_relative_to(venv), found.stdout + found.stderr
+    (own / "running-environment.pth").write_text("".join(f"{path}\n" for path in running_site_packages()))
     source, wheels = folder / "source", folder / "wheels"  # built from a copy: the build leaves the clone clean
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__"))
     built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels),
                  str(source)], folder)  # fmt: skip
     assert built.returncode == 0, built.stdout + built.stderr
     wheel = next(wheels.glob("convcheck-*.whl"))
-    installed = run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", str(wheel)], folder)
+    pip = [sys.executable, "-m", "pip", "--python", str(python)]  # this environment's pip, installing into the venv
+    installed = run([*pip, "install", "--no-deps", "--no-index", str(wheel)], folder)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     return venv
 
@@ -63,6 +93,13 @@ def project(tmp_path) -> Path:
 def test_the_installed_package_is_used(environment, project):
     found = run([str(environment / "bin" / "python"), "-c", "import properties; print(properties.__file__)"], project)
     assert Path(found.stdout.strip()).is_relative_to(environment), found.stdout + found.stderr
+
+
+def test_the_environment_sees_its_own_packages_then_these_and_no_others(environment, project):
+    path = environment_path(environment / "bin" / "python", project)
+    own, *others = [entry for entry in path if Path(entry).name in ("site-packages", "dist-packages")]
+    assert Path(own).is_relative_to(environment), path
+    assert others == running_site_packages(), path
 
 
 def test_pytest_convcheck_passes_a_correct_callable_and_catches_a_buggy_one(environment, project):
