@@ -77,11 +77,13 @@ def watching(implementation: str, call: str, reproduction: str | None = None) ->
         yield
         return
     _notices.send(("call", implementation, call, reproduction))
-    _calling = threading.get_ident()
+    _calling, torch_imported = threading.get_ident(), "torch" in sys.modules
     try:
         yield
     finally:
         _calling = None
+        if not torch_imported:  # a call that imported torch: one thread from the next call on, as in other tests
+            _one_torch_thread()
         _notices.send(("done",))
 
 

@@ -7,8 +7,9 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 
 def cores() -> int:
@@ -31,11 +32,23 @@ def torch_module(load: bool = True):
     return torch
 
 
+def pools() -> ThreadpoolController:
+    """The thread pools of the libraries loaded in this process. Finding them scans the loaded shared libraries
+    (about half a millisecond, for each property test); the scan is repeated when modules have been imported since,
+    which is how a library's pool comes in."""
+    return _pools(len(sys.modules))
+
+
+@lru_cache(maxsize=1)
+def _pools(modules: int) -> ThreadpoolController:
+    return ThreadpoolController()
+
+
 def thread_counts(import_torch: bool = True) -> dict:
     """The thread counts in effect now: BLAS (the largest of the loaded BLAS libraries) and torch (None if absent,
     or with ``import_torch=False`` not imported)."""
-    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
     torch = torch_module(import_torch)
+    blas = [pool.num_threads for pool in pools().lib_controllers if pool.user_api == "blas"]
     return {"blas": max(blas) if blas else None, "torch": torch.get_num_threads() if torch else None}
 
 
@@ -49,7 +62,7 @@ def limited_threads(threads: int, import_torch: bool = True) -> Iterator[dict]:
     """
     torch = torch_module(import_torch)
     before = torch.get_num_threads() if torch else None
-    with threadpool_limits(limits=threads):
+    with pools().limit(limits=threads):
         if torch:
             torch.set_num_threads(threads)
         try:
