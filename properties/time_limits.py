@@ -3,8 +3,10 @@
 By default the limit follows what the entry has shown in this run: ``FACTOR`` times its slowest completed call, and
 never less than ``FLOOR_S``. A property case costs at most a few milliseconds of arithmetic, so the floor is what
 almost every call gets: room for what a first call does once (start a library's backend, compile, load a GPU
-context) on a loaded machine. An entry whose calls are slow earns a proportionally longer limit with its first slow
-call; one that hangs on every call costs the floor per test (tens of seconds per run of its tests, not an hour).
+context) on a loaded machine. Measured in a default run of every entry (22,578 calls on 2 cores): the slowest call
+took 0.5 s (a JAX compilation), and no call took more than 5.2 times the slowest call of its entry before it. An
+entry whose calls are slow earns a proportionally longer limit with its first slow call; one that hangs on every
+call costs the floor per test (about 5 minutes for one entry's 54 tests, where a fixed minute cost an hour).
 ``--call-timeout=SECONDS`` fixes the limit instead (0: none).
 
 Imports are not counted: a call's clock restarts whenever it imports a module (the child running it reports each
