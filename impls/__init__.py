@@ -2,15 +2,15 @@
 
 ``REGISTRY`` maps a name to an :class:`Entry` callable as
 ``conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1)``. Entries that cannot run on this machine
-are listed in ``UNAVAILABLE`` with the reason.
+are listed in ``UNAVAILABLE`` with the reason. Both are found on first use (``import impls`` alone imports the
+contract and the registry's names, no implementation), and no implementation imports its library before its first
+call.
 """
 
 from impls.contract import Conv2dProblem, ConvArgumentError, normalize, output_size
 from impls.registry import Capabilities, Entry, UnsupportedConfiguration, discover, implementation, load_spec
 
-_ALL = discover()
-REGISTRY: dict[str, Entry] = {name: entry for name, entry in _ALL.items() if entry.unavailable is None}
-UNAVAILABLE: dict[str, str] = {name: entry.unavailable for name, entry in _ALL.items() if entry.unavailable}
+_FOUND = ("REGISTRY", "UNAVAILABLE")  # module attributes made by the first access to either
 
 __all__ = [
     "REGISTRY",
@@ -26,3 +26,19 @@ __all__ = [
     "normalize",
     "output_size",
 ]
+
+
+def __getattr__(name: str):
+    """``REGISTRY`` (the entries that can run here, by name) and ``UNAVAILABLE`` (the others, with the reason),
+    discovered at the first access to either."""
+    if name not in _FOUND:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    found = discover()
+    registry = {key: entry for key, entry in found.items() if entry.unavailable is None}
+    unavailable = {key: entry.unavailable for key, entry in found.items() if entry.unavailable}
+    globals().update(REGISTRY=registry, UNAVAILABLE=unavailable)
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_FOUND})

@@ -17,36 +17,39 @@ beyond the input does not make the planes larger than the output's windows.
 
 Rounding error is spread over the whole plane rather than confined to each window, so this entry declares the
 normwise error model. float32 inputs are transformed in single precision (complex64) and the result keeps the
-input dtype.
+input dtype. ``scipy.fft`` is imported at the first call.
 """
 
 import numpy as np
-import scipy.fft
 
+from impls._library import Library
 from impls.contract import Conv2dProblem
 from impls.registry import implementation
 from impls.scipy_correlate import dilate_kernel
+
+SCIPY_FFT = Library("scipy.fft", install="scipy")
 
 
 @implementation("fft", error_model="normwise", max_gflop=15.0)
 def fft_correlate(problem: Conv2dProblem) -> np.ndarray:
     """Circular convolution by rfft2 of the padded input with the flipped kernel; keep the wrap-free part."""
+    (fft,) = SCIPY_FFT.load()
     problem = problem.tap_gathered()
     image = problem.padded_input()
     kernel = dilate_kernel(problem.weight, problem.dilation)[:, :, ::-1, ::-1]
     n, _, height, width = image.shape
     c_out, c_group, span_h, span_w = kernel.shape
     groups = problem.groups
-    shape = (scipy.fft.next_fast_len(height, real=True), scipy.fft.next_fast_len(width, real=True))
+    shape = (fft.next_fast_len(height, real=True), fft.next_fast_len(width, real=True))
     # Spectra, channels last so that the channel sum is one batched matrix product per frequency.
-    image_f = scipy.fft.rfft2(image, s=shape)  # (N, C_in, L_h, L_w/2+1)
-    kernel_f = scipy.fft.rfft2(kernel, s=shape)  # (C_out, C_in/G, L_h, L_w/2+1)
+    image_f = fft.rfft2(image, s=shape)  # (N, C_in, L_h, L_w/2+1)
+    kernel_f = fft.rfft2(kernel, s=shape)  # (C_out, C_in/G, L_h, L_w/2+1)
     freqs = image_f.shape[2:]
     image_f = image_f.reshape(n, groups, c_group, -1).transpose(3, 1, 2, 0)  # (F, G, C_in/G, N)
     kernel_f = kernel_f.reshape(groups, c_out // groups, c_group, -1).transpose(3, 0, 1, 2)  # (F, G, C_out/G, C_in/G)
     product = np.matmul(kernel_f, image_f)  # (F, G, C_out/G, N)
     product = product.transpose(3, 1, 2, 0).reshape(n, c_out, *freqs)
-    planes = scipy.fft.irfft2(product, s=shape)  # circular convolution, (N, C_out, L_h, L_w)
+    planes = fft.irfft2(product, s=shape)  # circular convolution, (N, C_out, L_h, L_w)
     sh, sw = problem.stride
     valid = planes[:, :, span_h - 1 : height : sh, span_w - 1 : width : sw]  # where no window wraps around
     out = np.array(valid, dtype=problem.x.dtype, order="C")

@@ -22,7 +22,8 @@ output channel 1 too.
 Each geometry is compiled once (``jax.jit`` with the geometry static); later calls of the same shapes and dtype
 reuse the executable (about 0.2 ms a call here). A new shape costs a compilation, measured here at about 12 ms of
 CPU time in float32 and 32 ms in float64 (where XLA emits its own convolution loops instead of calling a library
-kernel): the price of a property suite that draws a new shape for nearly every example.
+kernel): the price of a property suite that draws a new shape for nearly every example. JAX itself is imported at
+the first call (about a second), not with the registry.
 """
 
 from __future__ import annotations
@@ -31,35 +32,32 @@ from functools import cache
 
 import numpy as np
 
+from impls._library import Library
 from impls.contract import Conv2dProblem
 from impls.registry import KnownFailure, implementation
 
-try:
-    import jax
-    from jax import lax
-except ImportError as missing:
-    UNAVAILABLE = f"jax is not installed ({missing})"
-else:
-    UNAVAILABLE = None
-
-
-def _convolve(x, weight, *, stride, padding, dilation, groups):
-    return lax.conv_general_dilated(
-        x,
-        weight,
-        window_strides=stride,
-        padding=padding,
-        rhs_dilation=dilation,
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-        feature_group_count=groups,
-        precision=lax.Precision.HIGHEST,
-    )
+JAX = Library("jax", "jax.lax", install="jax")
+UNAVAILABLE = JAX.unavailable()
 
 
 @cache
 def compiled():
     """The convolution compiled once per shape, dtype and geometry (the geometry is static)."""
-    return jax.jit(_convolve, static_argnames=("stride", "padding", "dilation", "groups"))
+    jax, lax = JAX.load()
+
+    def convolve(x, weight, *, stride, padding, dilation, groups):
+        return lax.conv_general_dilated(
+            x,
+            weight,
+            window_strides=stride,
+            padding=padding,
+            rhs_dilation=dilation,
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            feature_group_count=groups,
+            precision=lax.Precision.HIGHEST,
+        )
+
+    return jax.jit(convolve, static_argnames=("stride", "padding", "dilation", "groups"))
 
 
 @implementation(
@@ -78,6 +76,7 @@ def compiled():
 )
 def jax_conv(problem: Conv2dProblem) -> np.ndarray:
     """XLA's convolution on the CPU device, compiled per geometry, NHWC in and out."""
+    jax, _ = JAX.load()
     top, bottom, left, right = problem.padding
     with jax.enable_x64(problem.x.dtype == np.float64), jax.default_device(jax.devices("cpu")[0]):
         y = compiled()(

@@ -10,21 +10,20 @@ Dilation is declared unsupported because of a bug in MyGrad 2.5.0: its window vi
 elements fit (``mygrad/nnet/layers/utils.py``, ``sliding_window_view``) where a dilated kernel spans only
 ``d * (k - 1) + 1``, so a call whose padded input is between the two raises ``ValueError: The dilated window ...
 must fit within the trailing dimensions`` (smallest case: a 1x1 kernel with dilation 2 on a 1x1 input).
+
+MyGrad is imported at the first call, not with the registry.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from impls._library import Library
 from impls.contract import Conv2dProblem
 from impls.registry import Capabilities, implementation
 
-try:
-    from mygrad.nnet import conv_nd
-except ImportError as missing:
-    UNAVAILABLE = f"mygrad is not installed ({missing})"
-else:
-    UNAVAILABLE = None
+MYGRAD = Library("mygrad.nnet", install="mygrad")
+UNAVAILABLE = MYGRAD.unavailable()
 
 
 def tiled_input(problem: Conv2dProblem) -> np.ndarray:
@@ -48,8 +47,9 @@ def tiled_input(problem: Conv2dProblem) -> np.ndarray:
 def mygrad_conv(problem: Conv2dProblem) -> np.ndarray:
     """``conv_nd`` on the explicitly padded, tiled input (as a constant: no graph for backpropagation). The padding is
     this adapter's, so it first reduces the input to what the windows read."""
+    (nnet,) = MYGRAD.load()
     problem = problem.tap_gathered()
-    y = conv_nd(
+    y = nnet.conv_nd(
         tiled_input(problem), problem.weight, stride=problem.stride, dilation=problem.dilation, constant=True
     ).data
     if problem.bias is not None:

@@ -15,6 +15,8 @@ beyond ``EXACT_SHAPES`` can get one output too many (a 1-wide input padded by 2*
 
 float32 only: the CPU execution provider registers no float64 ``Conv`` kernel (a float64 model fails to load with
 ``NOT_IMPLEMENTED: Could not find an implementation for Conv(22) node``).
+
+ONNX Runtime and ONNX are imported at the first call, not with the registry.
 """
 
 from __future__ import annotations
@@ -23,16 +25,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from impls._library import Library
 from impls.contract import Conv2dProblem
 from impls.registry import Capabilities, implementation
 
-try:
-    import onnxruntime
-    from onnx import TensorProto, helper
-except ImportError as missing:
-    UNAVAILABLE = f"onnxruntime or onnx is not installed ({missing})"
-else:
-    UNAVAILABLE = None
+ONNX_RUNTIME = Library("onnxruntime", "onnx", "onnx.helper", install="onnxruntime onnx")
+UNAVAILABLE = ONNX_RUNTIME.unavailable()
 
 OPSET = 22
 EXACT_SHAPES = 2**53  # integers a double holds exactly
@@ -42,7 +40,8 @@ IR_VERSION = 10
 @lru_cache(maxsize=512)
 def session(bias: bool, stride, pads, dilation, group: int):
     """An inference session for one float32 ``Conv`` node with these attributes; shapes are symbolic."""
-    element = TensorProto.FLOAT
+    onnxruntime, onnx, helper = ONNX_RUNTIME.load()
+    element = onnx.TensorProto.FLOAT
     inputs = [
         helper.make_tensor_value_info("x", element, ["N", "C_in", "H", "W"]),
         helper.make_tensor_value_info("weight", element, ["C_out", "C_group", "kH", "kW"]),

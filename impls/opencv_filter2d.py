@@ -11,21 +11,20 @@ Error model: **normwise**. ``filter2D`` switches from direct summation to a DFT-
 results: a kernel area (of the zero-inserted kernel, so dilation counts) of 130 taps or more for float32 and of 50
 or more for float64 goes through the DFT; below, the result is an exact-summation one. Both paths are inside the
 contract, so the model that holds for every call is the normwise one.
+
+OpenCV is imported at the first call, not with the registry.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from impls._library import Library
 from impls.contract import Conv2dProblem
 from impls.registry import implementation
 
-try:
-    import cv2
-except ImportError as missing:
-    UNAVAILABLE = f"opencv-python is not installed ({missing})"
-else:
-    UNAVAILABLE = None
+OPENCV = Library("cv2", install="opencv-python-headless")
+UNAVAILABLE = OPENCV.unavailable()
 
 
 def dilated(weight: np.ndarray, dilation: tuple[int, int]) -> np.ndarray:
@@ -44,6 +43,7 @@ def opencv_filter2d(problem: Conv2dProblem) -> np.ndarray:
     """Sum over input channels of ``filter2D(bordered plane, kernel)``, subsampled by the stride. The border and the
     subsampling are this adapter's, so it first reduces the input to what the windows read (a stride or padding of
     hundreds then costs what the output costs)."""
+    (cv2,) = OPENCV.load()
     problem = problem.tap_gathered()
     top, bottom, left, right = problem.padding
     kernels = dilated(problem.weight, problem.dilation)

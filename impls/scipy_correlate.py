@@ -2,14 +2,17 @@
 
 Stride is a subsampling of the stride-1 result; dilation is a zero-inserted kernel. The input holds only what the
 windows read (``Conv2dProblem.tap_gathered``), so neither the stride-1 result nor the dilated kernel grows with a
-stride, padding or dilation far beyond the input.
+stride, padding or dilation far beyond the input. ``scipy.signal`` (half a second to import) is imported at the first
+call.
 """
 
 import numpy as np
-from scipy.signal import correlate2d
 
+from impls._library import Library
 from impls.contract import Conv2dProblem
 from impls.registry import implementation
+
+SCIPY_SIGNAL = Library("scipy.signal", install="scipy")
 
 
 def dilate_kernel(weight: np.ndarray, dilation: tuple[int, int]) -> np.ndarray:
@@ -24,6 +27,7 @@ def dilate_kernel(weight: np.ndarray, dilation: tuple[int, int]) -> np.ndarray:
 @implementation("scipy", max_gflop=0.5)
 def correlate(problem: Conv2dProblem) -> np.ndarray:
     """Sum single-channel 'valid' correlations of the padded input, then subsample by the stride."""
+    (signal,) = SCIPY_SIGNAL.load()
     problem = problem.tap_gathered()
     image = problem.padded_input()
     kernel = dilate_kernel(problem.weight, problem.dilation)
@@ -34,7 +38,7 @@ def correlate(problem: Conv2dProblem) -> np.ndarray:
     for item in image:
         for o in range(c_out):
             first = (o // per_group) * c_group
-            plane = sum(correlate2d(item[first + c], kernel[o, c], mode="valid") for c in range(c_group))
+            plane = sum(signal.correlate2d(item[first + c], kernel[o, c], mode="valid") for c in range(c_group))
             planes.append(plane[::sh, ::sw])
     out = np.stack(planes).reshape(image.shape[0], c_out, *planes[0].shape)
     if problem.bias is not None:

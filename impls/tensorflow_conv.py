@@ -10,28 +10,19 @@ A known deviation, declared: TensorFlow 2.21's CPU convolution with its default 
 1x2 kernel and stride (1, 2) gives zeros for the whole second output row, where ``TF_ENABLE_ONEDNN_OPTS=0`` gives the
 right values. The receptive-field property, whose batches are one delta image per input pixel, found it.
 
-TensorFlow takes seconds to import, so it is imported at the first call, not with the registry; the entry is
-unavailable when the package is not installed.
+TensorFlow takes seconds to import, so it is imported at the first call, not with the registry.
 """
 
 from __future__ import annotations
 
-from functools import cache
-from importlib.util import find_spec
-
 import numpy as np
 
+from impls._library import Library
 from impls.contract import Conv2dProblem
 from impls.registry import implementation
 
-UNAVAILABLE = None if find_spec("tensorflow") else "tensorflow is not installed"
-
-
-@cache
-def tensorflow():
-    import tensorflow
-
-    return tensorflow
+TENSORFLOW = Library("tensorflow", install="tensorflow-cpu")
+UNAVAILABLE = TENSORFLOW.unavailable()
 
 
 @implementation(
@@ -50,7 +41,7 @@ def tensorflow():
 )
 def tensorflow_conv(problem: Conv2dProblem) -> np.ndarray:
     """``tf.nn.conv2d`` with explicit padding, strides and dilations in NHWC on the CPU."""
-    tf = tensorflow()
+    (tf,) = TENSORFLOW.load()
     top, bottom, left, right = problem.padding
     with tf.device("/CPU:0"):
         y = tf.nn.conv2d(

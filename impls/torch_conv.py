@@ -1,22 +1,24 @@
-"""``torch.nn.functional.conv2d`` on the CPU, without autograd, sharing memory with NumPy where the layout allows."""
+"""``torch.nn.functional.conv2d`` on the CPU, without autograd, sharing memory with NumPy where the layout allows.
+
+torch is imported at the first call, not with the registry.
+"""
 
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from impls._library import Library
 from impls.contract import Conv2dProblem
 from impls.registry import implementation
 
-try:
+if TYPE_CHECKING:
     import torch
-    import torch.nn.functional as F
-except ImportError as missing:
-    UNAVAILABLE = f"torch is not installed ({missing})"
-else:
-    UNAVAILABLE = None
 
+TORCH = Library("torch", "torch.nn.functional", install="torch")
+UNAVAILABLE = TORCH.unavailable()
 TORCH_INDEX_LIMIT = 2**31 - 1
 
 
@@ -39,6 +41,7 @@ def as_tensor(array: np.ndarray | None, device: str = "cpu") -> torch.Tensor | N
     """
     if array is None:
         return None
+    torch, _ = TORCH.load()
     if array.strides != c_order_strides(array):
         array = np.array(array, order="C")
     with warnings.catch_warnings():  # read-only inputs are fine: torch only reads them here
@@ -54,6 +57,7 @@ def torch_conv2d(problem: Conv2dProblem, device: str = "cpu") -> np.ndarray:
     padded extent past 2**31), so a problem with a stride, padded extent or dilated span beyond ``TORCH_INDEX_LIMIT`` is
     handed over in its equivalent form whose numbers are all at most the output's (window, tap) pairs.
     """
+    torch, F = TORCH.load()
     problem = problem.with_numbers_up_to(TORCH_INDEX_LIMIT)
     top, bottom, left, right = problem.padding
     x = as_tensor(problem.x, device)

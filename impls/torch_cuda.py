@@ -11,29 +11,50 @@ atomic additions. We keep it on, with ``benchmark`` off, so that a configuration
 other choice, ``torch.backends.cudnn.enabled = False``, would force PyTorch's own im2col + cuBLAS path (an
 exact-summation method) but would no longer test the kernels people actually run on a GPU.
 
-Registered as unavailable where torch is a CPU-only build or finds no CUDA device; it is then listed in
-``impls.UNAVAILABLE`` and never run. A fresh interpreter is asked whether CUDA is available: asking this process
+Registered as unavailable where torch is not installed, is a CPU-only build or finds no CUDA device; it is then
+listed in ``impls.UNAVAILABLE`` and never run. The build is read from torch's ``version.py`` without importing torch;
+for a CUDA build, a fresh interpreter is asked whether CUDA is available: asking this process
 (``torch.cuda.is_available()``) initializes the CUDA driver here, and a child forked afterwards (the suite runs each
 property test in one) cannot use CUDA at all.
 """
 
+import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from impls.contract import Conv2dProblem
 from impls.registry import implementation
-from impls.torch_conv import torch_conv2d
+from impls.torch_conv import TORCH, torch_conv2d
 
 PROBE = "import torch; print(torch.cuda.is_available())"
 
 
-def why_unavailable(torch) -> str | None:
-    """Why this machine cannot run the entry, or None; this process's CUDA state is left as it is."""
-    if torch.version.cuda is None:
+def cuda_build() -> str | None:
+    """The CUDA version torch was built for (``torch.version.cuda``), None for a CPU-only build; read from torch's
+    ``version.py`` (which imports nothing) where torch is not imported yet."""
+    if "torch" in sys.modules:
+        return sys.modules["torch"].version.cuda
+    location = Path(importlib.util.find_spec("torch").origin).parent / "version.py"
+    spec = importlib.util.spec_from_file_location("torch_build", location)
+    version = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(version)
+    except OSError:  # no such file: ask torch itself
+        torch, _ = TORCH.load()
+        return torch.version.cuda
+    return version.cuda
+
+
+def why_unavailable(cuda: str | None) -> str | None:
+    """Why this machine cannot run the entry of a torch built for ``cuda`` (None: CPU-only), or None; this process's
+    CUDA state is left as it is."""
+    if cuda is None:
         return "torch is a CPU-only build"
-    if torch.cuda.is_initialized():  # already initialized here: asking costs nothing more
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():  # already initialized here: asking costs nothing more
         return None if torch.cuda.is_available() else "no CUDA device"
     try:
         probe = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=300)
@@ -42,17 +63,13 @@ def why_unavailable(torch) -> str | None:
     return None if probe.stdout.strip() == "True" else "no CUDA device"
 
 
-try:
-    import torch
-except ImportError as missing:
-    UNAVAILABLE = f"torch is not installed ({missing})"
-else:
-    UNAVAILABLE = why_unavailable(torch)
+UNAVAILABLE = TORCH.unavailable() or why_unavailable(cuda_build())
 
 
 @implementation("torch-cuda", error_model="normwise", max_gflop=500.0, unavailable=UNAVAILABLE, library="torch")
 def torch_cuda(problem: Conv2dProblem) -> np.ndarray:
     """The framework kernel on the GPU, TF32 off, deterministic algorithm choice."""
+    torch, _ = TORCH.load()
     matmul = torch.backends.cuda.matmul
     saved = matmul.allow_tf32
     matmul.allow_tf32 = False

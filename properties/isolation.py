@@ -5,10 +5,12 @@ Before the first test runs, the parent forks a *zygote*: a copy of the collected
 children. A child runs the tests it is handed one by one, each test's whole protocol (setup, the Hypothesis search
 and shrink, teardown) as one process would, and sends the reports back over a pipe; the parent logs them as if the
 test had run in-process. Around each call of an implementation the property code says ``with watching(name,
-call):``; in a child this tells the parent which call is in progress. When the child dies from a signal, or a call
-outlasts the time limit (the child is then stopped), the parent reports that test as failed, naming the signal or
-the limit, the implementation, the call and the Python stack, and has the zygote fork a fresh child for the next
-test. Outside a child ``watching`` does nothing.
+call):``; in a child this tells the parent which call is in progress, when it ends, and that it imports a module
+meanwhile. When the child dies from a signal, or a call outlasts its time limit (the child is then stopped), the
+parent reports that test as failed, naming the signal or the limit, the implementation, the call and the Python
+stack, and has the zygote fork a fresh child for the next test. The parent times the calls, so that the limit
+follows what each entry has shown in the run (:mod:`properties.time_limits`). Outside a child ``watching`` does
+nothing.
 
 Why a zygote: a process cannot safely fork once a library has started threads in it. Tests that run in the parent
 (JAX computations in a library's own test, a benchmark) start such threads, and a child forked after them
@@ -40,17 +42,20 @@ import socket
 import struct
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from _pytest.runner import runtestprotocol
 
-CALL_TIMEOUT_S = 60.0
+from properties.time_limits import FACTOR, FLOOR_S, CallLimits
+
+IMPORT_NOTICE_INTERVAL_S = 0.05  # at most one import notice per interval: the parent's clock restarts that late
 STOP_GRACE_S = 5.0  # for a stopped child to write its Python stack and exit
 MODES = ("fork", "none")
 DEFAULT_MODE = "fork" if hasattr(os, "fork") else "none"
@@ -59,6 +64,7 @@ _REQUEST = struct.Struct("!cq")  # to the zygote: a command and a process id
 _ANSWER = struct.Struct("!q")  # from the zygote: a process id or a wait status
 
 _notices: _Channel | None = None  # set in a forked child only: where ``watching`` reports the call in progress
+_calling: int | None = None  # in a child, during a watched call: the thread that makes it
 
 
 @contextmanager
@@ -66,14 +72,34 @@ def watching(implementation: str, call: str, reproduction: str | None = None) ->
     """Around one call of an implementation under test: in an isolated test, tell the parent that ``implementation``
     is running ``call`` (a one-line description; ``reproduction``: Python lines that repeat it), to be named if the
     call crashes or outlasts the time limit. A no-op when the test is not isolated."""
+    global _calling
     if _notices is None:
         yield
         return
     _notices.send(("call", implementation, call, reproduction))
+    _calling, torch_imported = threading.get_ident(), "torch" in sys.modules
     try:
         yield
     finally:
+        _calling = None
+        if not torch_imported:  # a call that imported torch: one thread from the next call on, as in other tests
+            _one_torch_thread()
         _notices.send(("done",))
+
+
+class _ImportNotices:
+    """In a child: a finder placed first on ``sys.meta_path`` that finds nothing, but tells the parent that the call
+    in progress is importing a module (at most once per ``IMPORT_NOTICE_INTERVAL_S``), so that a library's import
+    does not count against the call's time limit."""
+
+    def __init__(self):
+        self.sent = 0.0
+
+    def find_spec(self, name, path=None, target=None):
+        if _calling == threading.get_ident() and (now := time.monotonic()) - self.sent >= IMPORT_NOTICE_INTERVAL_S:
+            self.sent = now
+            _notices.send(("import",))
+        return None
 
 
 def describe_call(x, weight, bias, geometry: dict) -> str:
@@ -104,7 +130,8 @@ class Call:
     implementation: str
     description: str
     reproduction: str | None
-    started: float  # time.monotonic() in the parent, when the notice arrived
+    clock: float  # time.monotonic() in the parent when the call began or last imported a module (its limit counts on)
+    imported: bool = False  # whether it has imported a module
 
     def lines(self) -> str:
         text = f"\n  call: {self.description}"
@@ -169,8 +196,8 @@ class _Child:
 class Isolation:
     """A pytest plug-in: runs property tests in children of a zygote, with a time limit per implementation call."""
 
-    def __init__(self, call_timeout: float = CALL_TIMEOUT_S):
-        self.call_timeout = call_timeout
+    def __init__(self, limits: CallLimits | None = None):
+        self.limits = limits or CallLimits()
         self.zygote: _Zygote | None = None
         self.child: _Child | None = None
 
@@ -234,16 +261,20 @@ class Isolation:
         reports, call = [], None
         while True:
             if not select.select([child.notices.fd], [], [], self._wait(call))[0]:
-                limit = f"{self.call_timeout:g} s (--call-timeout)"
+                limit = self.limits.describe(call.implementation, call.imported)
                 failure = f"a call of {call.implementation} outlasted the time limit of {limit}{call.lines()}"
                 return None, call, failure, self.zygote.stop(child.pid)
             messages = child.notices.receive()
             if messages is None:
                 return None, call, None, None
+            now = time.monotonic()
             for kind, *content in messages:
                 if kind == "call":
-                    call = Call(*content, started=time.monotonic())
-                elif kind == "done":
+                    call = Call(*content, clock=now)
+                elif kind == "import" and call is not None:
+                    call = replace(call, clock=now, imported=True)
+                elif kind == "done" and call is not None:
+                    self.limits.completed(call.implementation, now - call.clock)
                     call = None
                 elif kind == "report":
                     reports.append(
@@ -255,10 +286,11 @@ class Isolation:
                     return None, None, f"the isolated test could not run:\n{content[0]}", None
 
     def _wait(self, call: Call | None) -> float | None:
-        """Seconds until the call in progress reaches the time limit (None: no limit now)."""
-        if call is None or not self.call_timeout:
+        """Seconds until the call in progress reaches its time limit (None: no limit now)."""
+        limit = None if call is None else self.limits.limit(call.implementation, call.imported)
+        if limit is None:
             return None
-        return max(0.0, call.started + self.call_timeout - time.monotonic())
+        return max(0.0, call.clock + limit - time.monotonic())
 
     def start(self) -> _Child:
         """A fresh child from the zygote, with a pipe each way and a file for its Python stack."""
@@ -394,11 +426,12 @@ def _serve(session, requests: _Channel, notices: _Channel, stack: int) -> None:
     try:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash fails the test; it leaves no core file
         faulthandler.enable(file=stack, all_threads=False)
-        _one_torch_thread()
+        sys.meta_path.insert(0, _ImportNotices())
         items = {item.nodeid: item for item in session.items}
         while (request := requests.next()) is not None:
             nodeid, next_nodeid = request
             item, nextitem = items[nodeid], items.get(next_nodeid)
+            _one_torch_thread()
             for report in runtestprotocol(item, log=False, nextitem=nextitem):
                 notices.send(
                     ("report", item.config.hook.pytest_report_to_serializable(config=item.config, report=report))
@@ -428,7 +461,8 @@ def _stop(pid: int) -> int:
 
 
 def _one_torch_thread() -> None:
-    """A pool that torch (GNU OpenMP) started before the fork deadlocks the child's first parallel region."""
+    """A pool that torch (GNU OpenMP) started before the fork deadlocks the child's first parallel region; torch
+    imported by a test of this child (an entry imports it at its first call) gets one thread from the next test on."""
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != 1:
         torch.set_num_threads(1)
@@ -484,9 +518,10 @@ def add_options(parser) -> None:
     group.addoption(
         "--call-timeout",
         type=float,
-        default=CALL_TIMEOUT_S,
+        default=None,
         metavar="SECONDS",
-        help=f"in an isolated test, fail an implementation call that runs longer (default {CALL_TIMEOUT_S:g}; 0: off)",
+        help=f"in an isolated test, fail an implementation call that runs longer, imports not counted (default: "
+        f"{FACTOR:g} times the entry's slowest call so far, at least {FLOOR_S:g}; 0: no limit)",
     )
 
 
@@ -498,4 +533,4 @@ def configure(config) -> None:
     if hazard := fork_hazards():
         _warn_off(config, hazard)
         return
-    config.pluginmanager.register(Isolation(config.getoption("call_timeout")), "convcheck-isolation")
+    config.pluginmanager.register(Isolation(CallLimits(config.getoption("call_timeout"))), "convcheck-isolation")

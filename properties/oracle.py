@@ -57,18 +57,18 @@ def reference_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, grou
     top, bottom, left, right = explicit_padding(padding, (kh, kw), (dh, dw))
     rows = windows_fitting(height, kh, sh, dh, top, bottom)
     cols = windows_fitting(width, kw, sw, dw, left, right)
+    data = x.astype(dtype).reshape(n, groups, c_group, height, width)  # converted once, read by every tap
     taps = weight.astype(dtype).reshape(groups, c_out // groups, c_group, kh, kw)
     out = np.zeros((n, groups, c_out // groups, rows, cols), dtype=dtype)
     for u in range(kh):
+        if (along_h := tap_reads(height, rows, sh, u * dh - top)) is None:  # this row of taps reads only zeros
+            continue
+        out_h, in_h = along_h
         for v in range(kw):
-            along_h = tap_reads(height, rows, sh, u * dh - top)
-            along_w = tap_reads(width, cols, sw, v * dw - left)
-            if along_h is None or along_w is None:  # this tap reads only the zero border
+            if (along_w := tap_reads(width, cols, sw, v * dw - left)) is None:
                 continue
-            (out_h, in_h), (out_w, in_w) = along_h, along_w
-            seen = x[:, :, in_h, in_w].astype(dtype)
-            seen = seen.reshape(n, groups, c_group, *seen.shape[2:])
-            out[..., out_h, out_w] += np.einsum("ngchw,goc->ngohw", seen, taps[..., u, v])
+            out_w, in_w = along_w
+            out[..., out_h, out_w] += np.einsum("ngchw,goc->ngohw", data[..., in_h, in_w], taps[..., u, v])
     out = out.reshape(n, c_out, rows, cols)
     if bias is not None:
         out += np.asarray(bias, dtype=dtype)[:, None, None]

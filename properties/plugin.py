@@ -256,7 +256,7 @@ def _one_thread_for_properties(request):
     if family_of(request.node) is None:
         yield
         return
-    with limited_threads(1):
+    with limited_threads(1, import_torch=False):  # an entry imports torch when it needs it
         yield
 
 

@@ -4,10 +4,12 @@ code and restored afterwards. Nothing here runs at import."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 
 def cores() -> int:
@@ -18,8 +20,11 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def torch_module():
-    """``torch`` when it is installed (imported on first use), else None."""
+def torch_module(load: bool = True):
+    """``torch`` when it is installed (imported on first use), else None; with ``load=False``, when it is already
+    imported."""
+    if not load:
+        return sys.modules.get("torch")
     try:
         import torch
     except ImportError:
@@ -27,26 +32,41 @@ def torch_module():
     return torch
 
 
-def thread_counts() -> dict:
-    """The thread counts in effect now: BLAS (the largest of the loaded BLAS libraries) and torch (None if absent)."""
-    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
-    torch = torch_module()
+def pools() -> ThreadpoolController:
+    """The thread pools of the libraries loaded in this process. Finding them scans the loaded shared libraries
+    (about half a millisecond, for each property test); the scan is repeated when modules have been imported since,
+    which is how a library's pool comes in."""
+    return _pools(len(sys.modules))
+
+
+@lru_cache(maxsize=1)
+def _pools(modules: int) -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def thread_counts(import_torch: bool = True) -> dict:
+    """The thread counts in effect now: BLAS (the largest of the loaded BLAS libraries) and torch (None if absent,
+    or with ``import_torch=False`` not imported)."""
+    torch = torch_module(import_torch)
+    blas = [pool.num_threads for pool in pools().lib_controllers if pool.user_api == "blas"]
     return {"blas": max(blas) if blas else None, "torch": torch.get_num_threads() if torch else None}
 
 
 @contextmanager
-def limited_threads(threads: int) -> Iterator[dict]:
+def limited_threads(threads: int, import_torch: bool = True) -> Iterator[dict]:
     """Run the block with ``threads`` BLAS/OpenMP and torch threads; restore the previous counts afterwards.
 
-    Yields the counts in effect inside the block (``requested``, ``blas``, ``torch``, ``cores``).
+    Yields the counts in effect inside the block (``requested``, ``blas``, ``torch``, ``cores``). With
+    ``import_torch=False`` torch's count is set only where torch is already imported (importing it takes a second;
+    a block that imports it runs it with its own count).
     """
-    torch = torch_module()
+    torch = torch_module(import_torch)
     before = torch.get_num_threads() if torch else None
-    with threadpool_limits(limits=threads):
+    with pools().limit(limits=threads):
         if torch:
             torch.set_num_threads(threads)
         try:
-            yield {"requested": threads, **thread_counts(), "cores": cores()}
+            yield {"requested": threads, **thread_counts(import_torch), "cores": cores()}
         finally:
             if torch:
                 torch.set_num_threads(before)

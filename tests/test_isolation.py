@@ -4,6 +4,7 @@ or without xdist; ``--isolation=none`` runs in one process, where a segfault end
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -35,8 +36,9 @@ def suite(pytester, monkeypatch):
             monkeypatch.delenv(key)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
 
-    def run(*arguments: str) -> pytest.RunResult:
-        options = ["-p", "no:cacheprovider", "--hypothesis-profile=gallery", "--call-timeout=1"]
+    def run(*arguments: str, call_timeout: str | None = "1") -> pytest.RunResult:
+        options = ["-p", "no:cacheprovider", "--hypothesis-profile=gallery"]
+        options += [f"--call-timeout={call_timeout}"] if call_timeout is not None else []
         return pytester.runpytest_subprocess(str(ROOT / "properties" / "test_shape.py"), *options, *arguments)
 
     return run
@@ -50,6 +52,61 @@ def test_a_crash_and_a_hang_fail_their_tests_and_the_run_goes_on(suite, workers)
     result.stdout.re_match_lines([HUNG, HANGING_CALL], consecutive=True)
     result.stdout.re_match_lines([r".*Python stack \(most recent call first\):", r'.*crashing.py", line \d+ in'])
     result.stdout.re_match_lines([r"shape +FAIL +FAIL +pass"])  # the conformance table: the run finished
+
+
+def test_the_time_limit_follows_what_the_entry_has_shown(suite, pytester):
+    """Without ``--call-timeout``: a call of an entry none of whose calls has ended gets the floor; a call after one
+    that took 0.3 s gets 20 times that. Each test that hangs costs its limit, not a minute."""
+    pytester.makepyfile(
+        entries="""
+        import time
+
+        from impls import REGISTRY
+
+        calls = 0
+
+
+        def stuck(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+            time.sleep(3600)
+
+
+        def slow_then_stuck(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+            global calls
+            calls += 1
+            time.sleep(3600 if calls > 1 else 0.3)
+            return REGISTRY["loop"](x, weight, bias, stride, padding, dilation, groups)
+        """
+    )
+    result = suite("--impl=stuck=entries:stuck", "--impl=slow=entries:slow_then_stuck", "-k", "stuck or slow",
+                   call_timeout=None)  # fmt: skip
+    result.assert_outcomes(failed=2)
+    floor = r".*a call of stuck outlasted the time limit of 5 s \(20 times its slowest completed call, at least 5 s: "
+    result.stdout.re_match_lines([floor + r"no call of it has ended; --call-timeout=SECONDS sets a fixed limit\)$"])
+    shown = r"its slowest call so far took (0\.3\d*) s; --call-timeout=SECONDS sets a fixed limit\)$"
+    result.stdout.re_match_lines([r".*a call of slow outlasted the time limit of [\d.]+ s .*" + shown])
+    limit, slowest = re.search(
+        r"slow outlasted the time limit of ([\d.]+) s .* took ([\d.]+) s", str(result.stdout)
+    ).groups()
+    assert float(limit) == pytest.approx(20 * float(slowest), rel=0.01)
+
+
+def test_a_library_imported_during_a_call_does_not_count_against_its_limit(suite, pytester):
+    """An entry imports its library at its first call (seconds for torch or JAX): the clock restarts at each import,
+    and after one a call gets at least the floor of 5 s, also under a lower ``--call-timeout``."""
+    pytester.makepyfile(slow_library="import time\n\ntime.sleep(2)\n")
+    pytester.makepyfile(
+        importing="""
+        from impls import REGISTRY
+
+
+        def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+            import slow_library  # noqa: F401 (two seconds, at the first call only)
+
+            return REGISTRY["loop"](x, weight, bias, stride, padding, dilation, groups)
+        """
+    )
+    result = suite("--impl=importing=importing:conv2d", "-k", "importing", call_timeout="1")
+    result.assert_outcomes(passed=1)
 
 
 def test_without_isolation_a_crash_ends_the_run(suite):

@@ -108,7 +108,9 @@ def test_plugin_with_a_taken_name_is_refused(plugin_site):
     info = plugin_site / "example_plugin-0.1.dist-info" / "entry_points.txt"
     info.write_text("[convcheck.impls]\nloop = example_plugin:plain\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, (plugin_site, REPOSITORY))))
-    result = subprocess.run([sys.executable, "-c", "import impls"], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", "import impls; impls.REGISTRY"], capture_output=True, text=True, env=env
+    )
     assert result.returncode != 0
     assert "'loop' is registered twice" in result.stderr
 

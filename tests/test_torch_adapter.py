@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch_conv = pytest.importorskip("impls.torch_conv", reason="torch is not installed")
+pytest.importorskip("torch", reason="torch is not installed")
+torch_conv = pytest.importorskip("impls.torch_conv")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -37,14 +38,20 @@ def test_torch_gets_c_ordered_operands_and_shares_c_ordered_memory():
 
 def test_the_cuda_entry_asks_a_fresh_interpreter_and_leaves_this_process_alone():
     """Asking this process would initialize the CUDA driver, after which the suite's forked children cannot use it."""
-    torch = pytest.importorskip("torch")
-    from types import SimpleNamespace
+    import torch
 
-    from impls.torch_cuda import why_unavailable
+    from impls.torch_cuda import cuda_build, why_unavailable
 
-    cpu_only = SimpleNamespace(version=SimpleNamespace(cuda=None))
-    assert why_unavailable(cpu_only) == "torch is a CPU-only build"
-    not_started = SimpleNamespace(is_initialized=lambda: False)
-    cuda_build = SimpleNamespace(version=SimpleNamespace(cuda="13.0"), cuda=not_started)
-    assert why_unavailable(cuda_build) in (None, "no CUDA device")  # a GPU, or (this machine's torch) none
+    assert why_unavailable(None) == "torch is a CPU-only build"
+    assert why_unavailable("13.0") in (None, "no CUDA device")  # a GPU, or (this machine's torch) none
     assert not torch.cuda.is_initialized()
+    assert cuda_build() == torch.version.cuda
+
+
+def test_the_cuda_build_is_read_without_importing_torch():
+    script = "import sys; from impls.torch_cuda import cuda_build; print(cuda_build(), 'torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    import torch
+
+    assert result.stdout.split() == [str(torch.version.cuda), "False"]
