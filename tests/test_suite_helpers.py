@@ -111,6 +111,8 @@ SIZE_CLASSES = {
     "N with a tail after 8": lambda case, out: case.n == 9,
     "C_in per group past 16, with a remainder": lambda case, out: case.c_in // case.groups > 16 and case.c_in % 16,
     "C_out past 32": lambda case, out: case.c_out > 32,
+    "kernel past 11 taps": lambda case, out: max(case.kh, case.kw) > 11,
+    "dilation past 3": lambda case, out: max(case.dilation) > 3 and max(case.kh, case.kw) > 1,
 }
 
 
