@@ -37,6 +37,7 @@ class Row:
     loaded: bool = False  # measured while the load exceeded the threads in use
     below_gemm: bool = False  # an algorithm that does fewer multiplications than the layer's GEMM
     disagreeing: dict[str, float] = field(default_factory=dict)  # reference -> ratio of the medians it disagrees with
+    verified: bool | None = None  # the timed result checked against the float64 reference (None: not recorded)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -61,6 +62,7 @@ def rows(run: dict) -> list[Row]:
                 ratios={name: Spread(**spread) for name, spread in info.get("ratios", {}).items()},
                 loaded=bool(info.get("load", {}).get("flagged", False)),
                 below_gemm=bool(info.get("below_gemm", False)),
+                verified=info["verified"]["passed"] if "verified" in info else None,
             )
         )
     return checked(sorted(found, key=lambda row: (ORDER.get(row.workload, len(ORDER)), row.workload, row.time.median)))
@@ -108,12 +110,16 @@ def flags(row: Row) -> str:
 
 RUN_HEADER = (
     f"{'workload':24} {'implementation':14} {'median ms':>9} {'GFLOP/s':>8} {'x GEMM [IQR]':>18} "
-    f"{'x torch [IQR]':>18} {'IQR/med':>7} {'flags':5}"
+    f"{'x torch [IQR]':>18} {'IQR/med':>7} {'flags':5} {'check':5}"
 )
 
 
+CHECKS = {True: "ok", False: "FAIL", None: "-"}
+
+
 def run_table(found: list[Row], torch_available: bool = True) -> list[str]:
-    """One line per row: median time, GFLOP/s, the paired ratios with their IQR, the time's IQR/median, flags."""
+    """One line per row: median time, GFLOP/s, the paired ratios with their IQR, the time's IQR/median, flags, and
+    whether the timed result was verified."""
     lines = [RUN_HEADER, "-" * len(RUN_HEADER)]
     previous = None
     for row in found:
@@ -123,13 +129,15 @@ def run_table(found: list[Row], torch_available: bool = True) -> list[str]:
         torch = ratio_text(row, REFERENCE) if torch_available else "unavailable"
         lines.append(
             f"{row.workload:24} {row.implementation:14} {row.time.median * 1e3:9.3f} {row.gflops:8.1f} "
-            f"{ratio_text(row, GEMM):>18} {torch:>18} {row.time.relative_iqr:7.1%} {flags(row):5}".rstrip()
+            f"{ratio_text(row, GEMM):>18} {torch:>18} {row.time.relative_iqr:7.1%} {flags(row):5} "
+            f"{CHECKS[row.verified]:5}".rstrip()
         )
     lines += [
         "x GEMM, x torch: median of per-round ratios (interleaved rounds) [interquartile range]; flags: L load above "
         "threads,",
         "P a paired ratio disagrees with the ratio of the medians (printed: paired vs medians; not a result),",
         "< fewer multiplications than the layer's GEMM (a transform algorithm: the ratio is not a roofline)",
+        "check: the timed result against the float64 reference, within its error bound (ok, FAIL, - unknown)",
     ]
     return lines
 

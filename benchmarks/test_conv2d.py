@@ -6,11 +6,17 @@ is benchmarked with no edit here. An implementation skips a workload, with the r
 
 Each benchmark times its subject with pytest-benchmark and, interleaved round by round in the same loop, the
 workload's GEMM row and torch (where registered), so that the ratios to them are paired (``benchmarks.pairing``).
+
+What is timed is verified: the result of the timed calls is checked once, after timing, against the float64
+reference within the entry's error bound (``properties.scalable``; a GEMM row's product as a sum of K products). A
+wrong result fails its row with the property suite's report; ``extra_info["verified"]`` records the check (the run
+table's ``check`` column, and the saved run).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,6 +26,8 @@ from benchmarks.control import load_average, overloaded
 from benchmarks.pairing import measure
 from benchmarks.report import GEMM, LIBRARY_GEMM, REFERENCE
 from benchmarks.workloads import WORKLOADS, Workload
+from properties.assertions import assert_close
+from properties.scalable import check_name, product_reference, reference
 
 workload_parameter = pytest.mark.parametrize("workload", WORKLOADS, ids=[workload.name for workload in WORKLOADS])
 
@@ -63,6 +71,18 @@ def run(benchmark, request, workload: Workload, name: str, subject: Callable[[],
     return result
 
 
+def verify(benchmark, workload: Workload, entry, result, expected, bound) -> None:
+    """Check a timed result against the float64 reference (once, after timing), record the check in the row's
+    ``extra_info``, and fail the row with the suite's report when it is outside the bound."""
+    result = np.asarray(result)
+    record = {"reference": "float64", "check": check_name(bound), "passed": False}
+    benchmark.extra_info["verified"] = record
+    what = f"the benchmarked result of {workload.name} ({workload.label()})"
+    assert_close(result, expected, bound, what, entry, None, f"the float64 reference, {check_name(bound)}")
+    error = np.abs(result - expected) / np.maximum(bound, np.finfo(np.float64).tiny)
+    record.update(passed=True, worst_error_per_bound=float(np.max(error, initial=0.0)))
+
+
 @workload_parameter
 def test_conv2d(benchmark, request, impl, workload: Workload, threads):
     """Time ``impl`` on ``workload`` (``impl`` is each entry of the run's registry)."""
@@ -77,8 +97,8 @@ def test_conv2d(benchmark, request, impl, workload: Workload, threads):
     # Transform algorithms (FFT, Winograd: the normwise error model) do fewer multiplications than the GEMM.
     below_gemm = not impl.error_model.exact_on_integers
     out = run(benchmark, request, workload, impl.name, lambda: impl(*args, **kwargs), threads, below_gemm=below_gemm)
-    assert out.shape == (workload.n, workload.c_out, *workload.output_hw)
     assert out.dtype == np.dtype(workload.dtype)
+    verify(benchmark, workload, impl, out, *reference(impl.error_model, *args, **kwargs))
 
 
 @workload_parameter
@@ -94,4 +114,5 @@ def test_gemm_baseline(benchmark, request, workload: Workload, library: str | No
     )
     call = gemm.product(workload, formulation)
     out = run(benchmark, request, workload, name, call, threads, formulation=formulation)
-    assert np.asarray(out).size == workload.c_out * workload.n * workload.output_hw[0] * workload.output_hw[1]
+    a, b = call.args
+    verify(benchmark, workload, SimpleNamespace(name=name), out, *product_reference(np.asarray(a), np.asarray(b)))

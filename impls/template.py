@@ -15,7 +15,7 @@ This module itself is never registered (``registry.py`` skips it by name); a cop
                      error bound, bitwise exact on small integers) or ``"normwise"`` (transforms such as FFT or
                      Winograd that spread rounding over a tile or plane).
                    - ``max_gflop=...``: the largest workload, in GFLOP, it finishes in a second or two; benchmarks
-                     and the explainer skip larger ones.
+                     and the explainer skip larger ones, and real layers are cropped to 1/80 of it.
                    - ``unavailable="why"``: it cannot run here (no GPU, missing library); it is listed in
                      ``impls.UNAVAILABLE`` and not run.
 4. Write it.       Your function receives a validated :class:`~impls.contract.Conv2dProblem`: ``x``

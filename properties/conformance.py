@@ -100,6 +100,12 @@ def last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+def run_seed(config) -> int | str | None:
+    """The seed of the run's property tests: ``--hypothesis-seed``, else the one the plug-in chose (None before)."""
+    given = config.getoption("hypothesis_seed", None)
+    return given if given is not None else getattr(config.option, "convcheck_seed", None)
+
+
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in LIBRARIES:
@@ -173,7 +179,7 @@ class ConformanceSummary:
         return {
             "versions": library_versions(),
             "profile": self.profile,
-            "seed": self.config.getoption("hypothesis_seed", None),
+            "seed": run_seed(self.config),
             "implementations": {name: declaration(entry) for name, entry in self.registry.items()},
             "unavailable": self.unavailable,
         }
@@ -187,7 +193,7 @@ class ConformanceSummary:
         return {
             "verdict": "FAIL" if failed else "pass",
             "counts": {verdict: cells.count(verdict) for verdict in VERDICTS},
-            "seed": self.config.getoption("hypothesis_seed", None),
+            "seed": run_seed(self.config),
             "environment": self.environment(),
             "results": results,
             "failures": self.failures,

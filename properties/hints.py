@@ -132,7 +132,8 @@ def matching_mistakes(case, out, expected, bound) -> list[str]:
 
 
 def pattern(case, out, expected, bound, x, weight, bias) -> str | None:
-    """Where and how the output differs: only the last rows or columns, some channels, or by a rounding size."""
+    """Where and how the output differs: only the last rows or columns, some images, some channels, or by a rounding
+    size."""
     with np.errstate(invalid="ignore", over="ignore"):
         difference = np.abs(np.asarray(out, np.float64) - np.asarray(expected, np.float64))
     outside = ~(difference <= bound)
@@ -145,10 +146,12 @@ def pattern(case, out, expected, bound, x, weight, bias) -> str | None:
     ]
     if last:
         return f"only the {' and '.join(last)} differ: an edge row or column lost, or windows cut short?"
-    channels = np.flatnonzero(outside.any(axis=(0, 2, 3)))
-    if len(channels) < outside.shape[1]:
-        shown = ", ".join(map(str, channels[:6])) + (", ..." if len(channels) > 6 else "")
-        return f"only output channels {shown} of {outside.shape[1]} differ: channel blocks or groups handled wrongly?"
+    parts = ((0, "images", "batch blocks or tails"), (1, "output channels", "channel blocks or groups"))
+    for axis, what, blocks in parts:
+        found = np.flatnonzero(outside.any(axis=tuple(a for a in range(4) if a != axis)))
+        if len(found) < outside.shape[axis]:
+            shown = ", ".join(map(str, found[:6])) + (", ..." if len(found) > 6 else "")
+            return f"only {what} {shown} of {outside.shape[axis]} differ: {blocks} handled wrongly?"
     magnitude = reference_conv2d(np.abs(x), np.abs(weight), None if bias is None else np.abs(bias), **case.geometry())
     # errors relative to the size of the terms: which rounding unit do they look like?
     if np.all(np.isfinite(difference[outside])) and np.all(magnitude[outside] > 0):

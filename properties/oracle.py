@@ -3,7 +3,9 @@
 It shares no code with the implementations under test: it parses its own padding, finds its own output extent by
 counting where the window fits, and accumulates tap by tap in float64 (exact products for float32 data) or
 ``np.longdouble`` (for float64 data). The zero border is never built: each tap reads, per axis, the one strided run of
-input rows that its outputs see inside the input, so strides, paddings and dilations of any size cost nothing.
+input rows that its outputs see inside the input, so strides, paddings and dilations of any size cost nothing. In
+float64 each tap's channel contraction is a BLAS matrix product, so the same code is the float64 reference of layers
+of real networks (:mod:`properties.scalable`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,19 @@ def tap_reads(size: int, outputs: int, stride: int, offset: int) -> tuple[slice,
     return slice(first, stop), slice(row, row + (stop - first - 1) * stride + 1, stride)
 
 
+def contracted(taps: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """One tap's products summed over the group's channels: ``(G, O, C)`` taps and ``(N, G, C, H, W)`` inputs give
+    ``(N, G, O, H, W)``. A matrix product per (image, group) in float64 (BLAS); a plain product for one channel a
+    group (depthwise: nothing to sum); ``einsum`` in long double, which BLAS does not handle."""
+    n, groups, c_group, height, width = seen.shape
+    if c_group == 1:
+        return taps[None, :, :, :, None] * seen
+    if seen.dtype != np.float64:
+        return np.einsum("ngchw,goc->ngohw", seen, taps)
+    product = np.matmul(taps, seen.reshape(n, groups, c_group, height * width))
+    return product.reshape(n, groups, -1, height, width)
+
+
 def reference_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, dtype=None) -> np.ndarray:
     """conv2d in ``dtype`` (default: :func:`accumulator_dtype` of x), tap by tap over the zero-padded input."""
     dtype = accumulator_dtype(x.dtype) if dtype is None else np.dtype(dtype)
@@ -68,7 +83,7 @@ def reference_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, grou
             if (along_w := tap_reads(width, cols, sw, v * dw - left)) is None:
                 continue
             out_w, in_w = along_w
-            out[..., out_h, out_w] += np.einsum("ngchw,goc->ngohw", data[..., in_h, in_w], taps[..., u, v])
+            out[..., out_h, out_w] += contracted(taps[..., u, v], data[..., in_h, in_w])
     out = out.reshape(n, c_out, rows, cols)
     if bias is not None:
         out += np.asarray(bias, dtype=dtype)[:, None, None]

@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from properties import isolation, stopping
-from properties.conformance import ConformanceSummary, library_version
+from properties.conformance import ConformanceSummary, library_version, run_seed
 from properties.threads import limited_threads
 
 if TYPE_CHECKING:  # the implementations are imported by the runs that test them, not by every pytest run
@@ -41,7 +41,6 @@ REGISTRY_KEY = pytest.StashKey[dict]()
 PROFILE_KEY = pytest.StashKey[tuple[str, str]]()  # (the run's profile, the profile before the run)
 CANDIDATES_KEY = pytest.StashKey[list]()  # the names --convcheck put under test (empty: every entry)
 SETTINGS_KEY = pytest.StashKey[settings]()  # an item's Hypothesis settings for this run
-SEEDED_KEY = pytest.StashKey[bool]()  # whether the plug-in chose the run's Hypothesis seed
 SELECTABLE = re.compile(r"[A-Za-z0-9_.+-]+")  # what a -k expression can name
 KEYWORDS = {"and", "or", "not", "True", "False", "None"}
 
@@ -168,9 +167,8 @@ def pytest_configure(config):
     profile = run_profile(config)
     settings.load_profile(profile)
     config.stash[PROFILE_KEY] = (profile, previous)
-    if config.getoption("hypothesis_seed", None) is None:  # a seed of the run's own, printed: it replays the run
-        config.option.hypothesis_seed = random.SystemRandom().randrange(2**32)
-        config.stash[SEEDED_KEY] = True
+    if run_seed(config) is None:  # the run's own seed for its property tests, printed: it replays the run
+        config.option.convcheck_seed = random.SystemRandom().randrange(2**32)
     registry = run_registry(config)
     summary = ConformanceSummary(config, registry, profile, unavailable())
     config.pluginmanager.register(summary, "convcheck-conformance")
@@ -193,10 +191,6 @@ def _inside_suite(arg: str) -> bool:
 def pytest_unconfigure(config):
     if PROFILE_KEY in config.stash:
         settings.load_profile(config.stash[PROFILE_KEY][1])
-    if config.stash.get(SEEDED_KEY, False):  # Hypothesis's plug-in forced it on every later test of this process
-        from hypothesis import core
-
-        core.global_force_seed = None
 
 
 def pytest_report_header(config):
@@ -214,7 +208,7 @@ def pytest_report_header(config):
         "convcheck implementations: " + ", ".join(f"{name} ({entry.error_model})" for name, entry in registry.items()),
         *(["libraries under test: " + ", ".join(tested)] if tested else []),
         ", ".join(versions) + f"; hypothesis profile: {profile}",
-        f"hypothesis seed: {config.getoption('hypothesis_seed')} (--hypothesis-seed=N replays a run)",
+        f"hypothesis seed: {run_seed(config)} (--hypothesis-seed=N replays a run)",
     ]
     return lines + [f"unavailable: {name}: {why}" for name, why in unavailable().items()]
 
@@ -311,10 +305,16 @@ def pytest_runtest_call(item):
         return (yield)
     before = test._hypothesis_internal_use_settings  # what @settings would set
     test._hypothesis_internal_use_settings = chosen
+    from hypothesis import core
+
+    forced = core.global_force_seed  # --hypothesis-seed's, for every test; else the run's, for this one
+    if forced is None and not chosen.derandomize:
+        core.global_force_seed = run_seed(item.config)
     try:
         return (yield)
     finally:
         test._hypothesis_internal_use_settings = before
+        core.global_force_seed = forced
 
 
 @pytest.hookimpl(wrapper=True)

@@ -5,7 +5,9 @@ Hypothesis shrinks the choices behind a case, and a case drawn from a corner of 
 example is known, :func:`simplest` tries the case with one image, one channel per group, fewer groups, no bias,
 stride and dilation 1, no padding, a 1-tap kernel and the smallest input (each change that moves the drawn values
 also with seeded values), keeping each change under which the check still fails by the same law, until no change
-does. The reported case is the simplest found; its reproduction fails the same way when run on its own.
+does. The reported case is the simplest found; its reproduction fails the same way when run on its own. The tries
+are bounded in number and in the multiply-adds they cost together, so that simplifying a real layer's failure costs
+a few calls of its size (:mod:`properties.layer_cases`), not a hundred.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from impls.contract import normalize, output_size
@@ -20,6 +23,7 @@ from properties.cases import ConvCase
 from properties.strategies import Budget
 
 MAX_TRIES = 100  # check calls one simplification may spend
+MAX_WORK = 2**28  # multiply-adds those calls may cost together (a hundred of the largest drawn cases)
 BUDGET = Budget()  # what a simpler case may cost, beyond what the current one does
 
 
@@ -79,9 +83,11 @@ def work(problem) -> tuple[int, int]:
 
 
 def normalized(case: ConvCase):
-    """The normalized call of ``case``, or None where it is not a valid call."""
+    """The normalized call of ``case`` (its shapes and dtype: the arrays are zeros that take no memory), or None
+    where it is not a valid call."""
+    zero = np.zeros((), case.dtype)
+    x, weight, bias = (None if shape is None else np.broadcast_to(zero, shape) for shape in case.shapes())
     try:
-        x, weight, bias = case.arrays()
         return normalize(x, weight, bias, **case.geometry())
     except ValueError:
         return None
@@ -105,17 +111,18 @@ def simplest(check: Callable, impl, arguments: dict, failure: Exception, failure
     names = [name for name, value in arguments.items() if isinstance(value, ConvCase)]
     if len(names) != 1:
         return arguments, failure
-    name, tries, improved = names[0], 0, True
-    while improved and tries < MAX_TRIES:
+    name, tries, spent, improved = names[0], 0, 0, True
+    while improved and tries < MAX_TRIES and spent < MAX_WORK:
         improved, current = False, normalized(arguments[name])
         if current is None:
             break
         for candidate in simpler(arguments[name]):
             if candidate == arguments[name] or not callable_with(candidate, impl, work(current)):
                 continue
-            if tries >= MAX_TRIES:
+            if tries >= MAX_TRIES or spent >= MAX_WORK:
                 break
             tries += 1
+            spent += work(normalized(candidate))[0]
             trial = {**arguments, name: candidate}
             try:
                 check(impl, **trial)

@@ -47,6 +47,10 @@ class Limits:
     min_channels: int = 1  # C_in
     min_size: int = 1  # H and W
     budget: Budget = Budget()
+    # A quarter of the uniform geometries reach further, one of the two: kernels up to 31 (RepLKNet's), or dilations
+    # up to 24 (DeepLab's atrous rates); the budget makes them thin (few channels, small outputs).
+    far_kernel: int = 31
+    far_dilation: int = 24
 
     def max_gflop(self) -> float:
         """An upper bound of the cost of one drawn case, ``2 * N * C_out * H_out * W_out * C_in/G * kH * kW``."""
@@ -146,15 +150,18 @@ def _string_padding(mode: str, capabilities: Capabilities, padding_modes) -> boo
 
 @st.composite
 def _uniform_geometry(draw, capabilities: Capabilities, padding_modes, limits: Limits, ints: bool) -> _Geometry:
-    """Kernel, padding mode, stride, dilation and padding, each uniform in its range and inside the capabilities."""
+    """Kernel, padding mode, stride, dilation and padding, each uniform in its range (or the far one, see
+    :class:`Limits`) and inside the capabilities."""
+    reach = draw(st.integers(0, 7))  # 6: kernels up to far_kernel, 7: dilations up to far_dilation
     if capabilities.kernel_sizes is not None:
         kernels = [k for k in capabilities.kernel_sizes if not capabilities.odd_kernels or k[0] % 2 * k[1] % 2]
         kh, kw = draw(st.sampled_from(kernels))
     else:
-        sizes = [k for k in range(1, limits.kernel + 1) if not capabilities.odd_kernels or k % 2]
+        largest = limits.far_kernel if reach == 6 else limits.kernel
+        sizes = [k for k in range(1, largest + 1) if not capabilities.odd_kernels or k % 2]
         kh, kw = _drawn_pair(draw, st.sampled_from(sizes), square=False)
     strides = allowed_values(capabilities.strides, 1, limits.stride)
-    dilations = allowed_values(capabilities.dilations, 1, limits.dilation)
+    dilations = allowed_values(capabilities.dilations, 1, limits.far_dilation if reach == 7 else limits.dilation)
     same_dilations = _same_dilations(capabilities, (kh, kw), dilations) if 1 in strides else []
     modes = [m for m in padding_modes if m in ("pair", "none") or _string_padding(m, capabilities, padding_modes)]
     mode = draw(st.sampled_from([m for m in modes if m != "same" or same_dilations]))
@@ -256,7 +263,9 @@ def conv_cases(
         fewest = max(2, min_groups) * geometry.multiplier
     else:
         fewest = max(min_groups, 2 if geometry.grouping == "grouped" else 1, limits.min_channels)
-    if draw(st.booleans()):  # real extents: the outputs at the edges, within the budget (thin where wide)
+    # Real extents: the outputs at the edges, within the budget (thin where wide); a kernel spanning more than the
+    # uniform inputs (the far reach) takes the smallest input it fits, so that the input stays within the budget.
+    if max(spans) <= limits.size and draw(st.booleans()):
         wide = min(budget.positions, budget.macs // (kh * kw * fewest))
         w_out = draw(st.sampled_from([v for v in OUTPUT_EDGES if v <= wide]))
         h_out = draw(st.sampled_from([v for v in OUTPUT_EDGES if v <= max(1, wide // w_out)]))

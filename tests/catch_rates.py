@@ -7,8 +7,9 @@
 The derandomized gallery test (``tests/test_gallery.py``) shows that a bug CAN be caught; this measures whether it is
 caught in EVERY run, as a user runs the suite: ``pytest properties --impl ...`` with the default Hypothesis profile,
 a random seed and no example database to replay (each run starts in a fresh directory, so ``.hypothesis/`` is new).
-The one change, made by this module as a pytest plug-in: no shrinking, which only simplifies a failure already found
-(it cannot turn a miss into a catch) and would cost most of the time. All bugs of one run share one pytest process
+The one change, made by this module as a pytest plug-in: no shrinking and no further simplification of a falsifying
+case, which only simplify a failure already found (they cannot turn a miss into a catch) and would cost most of the
+time. All bugs of one run share one pytest process
 (``-n 2`` by default). A bug counts as caught by a failure in a family meant for it (``KNOWN_BUGS``; only those
 run) that does not name another bug (a pairwise comparison with it). The exit status is 1 when some bug was missed in
 some run.
@@ -30,10 +31,28 @@ from pathlib import Path
 import pytest
 from hypothesis import Phase, settings
 
+from properties import simplify
 from tests.gallery import buggy
 from tests.test_gallery import KNOWN_BUGS
 
 ROOT = Path(__file__).resolve().parents[1]
+# Blocks, bands and tables at the sizes of real networks (batches past 16 and 32, channels past 64 and 128 a group,
+# bands past 2**16 and 2**18 output elements, kernels past 11 taps, dilations past 3, groups past 8, whole-input
+# windows): the family real_layers is meant for them.
+SIZE_CLASS_BUGS = (
+    "batch_block_16",
+    "batch_block_32",
+    "output_block_64",
+    "output_block_128",
+    "input_block_64",
+    "input_block_128",
+    "row_band_64k",
+    "column_band_256k",
+    "kernel_table_11",
+    "dilation_past_3",
+    "groups_past_8",
+    "whole_input_window",
+)
 # The classes where real kernels break: fast paths of special-cased shapes, block edges, batch tails, remainders, a
 # partial declaration, memory that follows the stride, and state kept between calls.
 DEFAULT_BUGS = (
@@ -51,6 +70,7 @@ DEFAULT_BUGS = (
     "padded_plane_allocated",
     "cached_by_id",
     "output_in_shared_workspace",
+    *SIZE_CLASS_BUGS,
 )
 
 
@@ -61,10 +81,12 @@ PAIRWISE = "test_agrees_with_every_other_implementation"
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config):
-    """As a plug-in (``-p tests.catch_rates``): the profile the run loaded, without shrinking and without a database."""
+    """As a plug-in (``-p tests.catch_rates``): the profile the run loaded, without shrinking and without a database,
+    and no simplification of a falsifying case."""
     phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
     settings.register_profile("catch-rates", parent=settings(), phases=phases, database=None)
     settings.load_profile("catch-rates")
+    simplify.MAX_TRIES = 0
 
 
 def entry_name(bug: str) -> str:

@@ -72,7 +72,7 @@ from properties.threads import thread_counts, torch_module
     assert saved["convcheck"]["threads"]["requested"] == 1
     assert saved["convcheck"]["threads"]["blas"] == 1
     # The flagged row: marked in the table, named in the warning that ends the run and in the saved run.
-    result.stdout.fnmatch_lines(["size_lab * sum * L", "warning: 1 of 1 rows were measured while the 1-minute load*"])
+    result.stdout.fnmatch_lines(["size_lab * sum * L * -", "warning: 1 of 1 rows were measured while the 1-minute*"])
     assert saved["convcheck"]["loaded_rows"] == ["test_inner.py::test_inner"]
 
 
@@ -217,8 +217,11 @@ def test_ratio_spread_is_the_median_and_quartiles_of_per_round_ratios():
 # The tables
 
 
-def row(implementation, median, q1=None, q3=None, ratios=None, loaded=False, workload="resnet18_conv2_b8") -> dict:
+def row(
+    implementation, median, q1=None, q3=None, ratios=None, loaded=False, workload="resnet18_conv2_b8", verified=None
+) -> dict:
     """One benchmark as pytest-benchmark saves it (only the fields the tables read)."""
+    checked = {} if verified is None else {"verified": {"reference": "float64", "passed": verified}}
     return {
         "fullname": f"benchmarks/test_conv2d.py::test_conv2d[{implementation}-{workload}]",
         "group": workload,
@@ -228,6 +231,7 @@ def row(implementation, median, q1=None, q3=None, ratios=None, loaded=False, wor
             "gflop": BY_NAME[workload].gflop,
             "ratios": ratios or {},
             "load": {"flagged": loaded},
+            **checked,
         },
         "stats": {"median": median, "q1": q1 or median * 0.99, "q3": q3 or median * 1.01, "rounds": 20},
     }
@@ -240,8 +244,8 @@ def spread(median, width=0.02) -> dict:
 def test_run_table_is_compact_and_shows_ratios_with_their_spread_and_flags():
     run = {
         "benchmarks": [
-            row("gemm", 0.010, ratios={"torch": spread(0.8)}),
-            row("im2col", 0.015, ratios={"gemm": spread(1.5), "torch": spread(1.2)}, loaded=True),
+            row("gemm", 0.010, ratios={"torch": spread(0.8)}, verified=True),
+            row("im2col", 0.015, ratios={"gemm": spread(1.5), "torch": spread(1.2)}, loaded=True, verified=False),
             row("torch", 0.0125, ratios={"gemm": spread(1.25)}),
         ]
     }
@@ -250,7 +254,8 @@ def test_run_table_is_compact_and_shows_ratios_with_their_spread_and_flags():
     im2col = next(line for line in lines if " im2col " in line)
     assert "1.50 [1.48-1.52]" in im2col
     assert "1.20 [1.18-1.22]" in im2col
-    assert im2col.split()[-1] == "L"
+    assert im2col.split()[-2:] == ["L", "FAIL"]  # flags, then the check of the timed result
+    assert [line.split()[-1] for line in lines[2:4]] == ["ok", "-"]  # gemm verified; torch: not recorded
     assert f"{BY_NAME['resnet18_conv2_b8'].gflop / 0.015:8.1f}" in im2col
     assert [line.split()[1] for line in lines[2:5]] == ["gemm", "torch", "im2col"]  # fastest first
 
@@ -352,12 +357,28 @@ def test_compare_saves_a_first_run_says_so_once_then_compares_with_it(pytester, 
     assert first.stdout.str().count("no saved benchmark run to compare with") == 1
     assert len(list(storage.glob("*/0001_*.json"))) == 1
     first.stdout.fnmatch_lines(["*convcheck benchmarks: * threads*", "workload * x GEMM [[]IQR[]]*"])
+    saved = json.loads(next(storage.glob("*/0001_*.json")).read_text())["benchmarks"]
+    assert {bench["extra_info"]["verified"]["passed"] for bench in saved} == {True}  # every timed result verified
 
     second = run_benchmarks(pytester, storage, "--benchmark-compare", "--benchmark-compare-fail=median:1000%")
     assert second.ret == 0, second.stdout.str()
     assert "no saved benchmark run" not in second.stdout.str()
     second.stdout.fnmatch_lines(["compared with *0001_*", "size_lab * im2col * *%*"])
     assert len(list(storage.glob("*/0002_*.json"))) == 1
+
+
+def test_a_wrong_benchmarked_result_fails_its_row_with_the_suite_s_report(pytester, clean_environment, monkeypatch):
+    """The result that is timed is verified: a flipped kernel fails its row with the worst output and the bound."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the gallery importable from the inner run's folder
+    result = pytester.runpytest_subprocess(
+        str(ROOT / "benchmarks"), f"--rootdir={ROOT}", "-p", "no:cacheprovider", "--benchmark-disable",
+        "-k", "size_lab and flipped", "--impl=flipped=tests.gallery.buggy:flipped_kernel",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*PropertyFailure: the benchmarked result of size_lab * [[]flipped[]]: * outputs outside the bound",
+         "*worst: out[[]*", "*expected: the float64 reference, within the error bound"]
+    )  # fmt: skip
 
 
 def fake_run(path: Path, threads: int | None = None) -> Path:

@@ -120,6 +120,15 @@ def test_a_hint_names_the_mistake_the_output_matches(bug, cause):
     assert cause in (failure.hint or ""), str(failure)
 
 
+def test_a_hint_names_the_images_or_channels_that_differ():
+    """A batch block's tail wrong, or an output-channel block's: the hint names the images or the channels."""
+    case = ConvCase(n=17, c_in=2, h=3, w=3, c_out=65, kh=3, kw=3, padding=(1, 1))
+    images = raised(check_matches_oracle, entry("batch_block_16", buggy.batch_block_16), case=case)
+    assert "only images 16 of 17 differ: batch blocks or tails handled wrongly?" in (images.hint or ""), str(images)
+    channels = raised(check_matches_oracle, entry("output_block_64", buggy.output_block_64), case=case)
+    assert "only output channels 64 of 65 differ" in (channels.hint or ""), str(channels)
+
+
 def test_no_hint_when_nothing_matches():
     """An output off by noise everywhere matches no mistake and no pattern: no hint is printed."""
 

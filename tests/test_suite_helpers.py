@@ -112,6 +112,8 @@ SIZE_CLASSES = {
     "N with a tail after 8": lambda case, out: case.n == 9,
     "C_in per group past 16, with a remainder": lambda case, out: case.c_in // case.groups > 16 and case.c_in % 16,
     "C_out past 32": lambda case, out: case.c_out > 32,
+    "kernel past 11 taps": lambda case, out: max(case.kh, case.kw) > 11,
+    "dilation past 3": lambda case, out: max(case.dilation) > 3 and max(case.kh, case.kw) > 1,
 }
 
 
@@ -174,7 +176,9 @@ def test_a_corner_only_failure_shrinks_to_a_small_case():
     """A property failing only for 3x3 stride-1 layers with an odd output width shrinks to one small such layer."""
     seen = []
 
-    @settings(max_examples=300, deadline=None, database=None, derandomize=True)
+    # Every setting a profile of the suite changes is fixed here: the search path is the same in any run.
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True, report_multiple_bugs=True,
+              suppress_health_check=(), phases=tuple(Phase))  # fmt: skip
     @given(conv_cases())
     def fast_path_bug(case):
         seen.append(case)

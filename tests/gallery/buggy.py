@@ -467,6 +467,176 @@ def output_in_shared_workspace(p):
     return result
 
 
+# --- size classes of real networks: right below the size, wrong past it -----------------------------------------
+
+
+def _partial_block(count: int, block: int) -> int | None:
+    """Where the partial block after the full blocks of ``block`` starts, or None (no full block, or no rest)."""
+    return count // block * block if count > block and count % block else None
+
+
+@_defect
+def batch_block_16(p):
+    """Images are processed in blocks of 16; the partial block after the full ones is never computed (its outputs
+    stay zero)."""
+    out = _conv(p)
+    start = _partial_block(out.shape[0], 16)
+    if start is not None:
+        out[start:] = 0
+    return out
+
+
+@_defect
+def batch_block_32(p):
+    """Images are processed in blocks of 32; the partial block after the full ones starts one image early (an
+    inclusive bound): each of its images is read from the image before it, and the last image is never read."""
+    start = _partial_block(p.x.shape[0], 32)
+    if start is None:
+        return _conv(p)
+    return _conv(p, x=np.concatenate([p.x[:start], p.x[start - 1 : -1]]))
+
+
+def _per_group(array: np.ndarray, groups: int) -> np.ndarray:
+    """A copy of ``array`` with its first axis split into (groups, per group)."""
+    return np.array(array).reshape(groups, -1, *array.shape[1:])
+
+
+@_defect
+def output_block_64(p):
+    """Output channels of a group are computed in blocks of 64; the partial block after the full ones is computed
+    with the weights of the group's first block (the weight pointer is not advanced)."""
+    weight = _per_group(p.weight, p.groups)
+    per_group = weight.shape[1]
+    start = _partial_block(per_group, 64)
+    if start is None:
+        return _conv(p)
+    weight[:, start:] = weight[:, : per_group - start]
+    return _conv(p, weight=weight.reshape(p.weight.shape))
+
+
+@_defect
+def output_block_128(p):
+    """Output channels of a group are computed in blocks of 128; the partial block after the full ones is never
+    stored (its outputs stay zero)."""
+    out = _conv(p)
+    start = _partial_block(out.shape[1] // p.groups, 128)
+    if start is None:
+        return out
+    out = out.reshape(out.shape[0], p.groups, -1, *out.shape[2:])
+    out[:, :, start:] = 0
+    return out.reshape(out.shape[0], -1, *out.shape[3:])
+
+
+@_defect
+def input_block_64(p):
+    """Input channels of a group are reduced in blocks of 64; the partial block after the full ones is dropped from
+    the sum."""
+    start = _partial_block(p.weight.shape[1], 64)
+    if start is None:
+        return _conv(p)
+    weight = p.weight.copy()
+    weight[:, start:] = 0
+    return _conv(p, weight=weight)
+
+
+@_defect
+def input_block_128(p):
+    """Input channels of a group are reduced in blocks of 128; the partial block after the full ones reads the input
+    channels one block back (its input offset is not advanced past the last full block)."""
+    per_group = p.weight.shape[1]
+    start = _partial_block(per_group, 128)
+    if start is None:
+        return _conv(p)
+    x = np.array(p.x).reshape(p.x.shape[0], p.groups, per_group, *p.x.shape[2:])
+    x[:, :, start:] = x[:, :, start - 128 : per_group - 128].copy()
+    return _conv(p, x=x.reshape(p.x.shape))
+
+
+@_defect
+def row_band_64k(p):
+    """Output rows are computed in bands of at most 2**16 output elements (all images and channels); each band but
+    the last reads its input rows one row short, so its last output row misses the kernel's last row (the halo
+    across the seam is cut off)."""
+    out = _conv(p)
+    n, c_out, rows, cols = out.shape
+    band = max(1, 2**16 // (n * c_out * cols))
+    if rows <= band:
+        return out
+    weight = p.weight.copy()
+    weight[:, :, -1] = 0
+    short = _conv(p, weight=weight)
+    seams = np.arange(band - 1, rows - 1, band)  # the last row of every band but the last
+    out[:, :, seams] = short[:, :, seams]
+    return out
+
+
+@_defect
+def column_band_256k(p):
+    """Output columns are computed in bands of at most 2**18 output elements (all images and channels); each band
+    after the first is stored one column to the left of its place (its start taken from the previous band's inclusive
+    end), over the previous band's last column, and the plane's last column is never stored (zero)."""
+    out = _conv(p)
+    n, c_out, rows, cols = out.shape
+    band = max(1, 2**18 // (n * c_out * rows))
+    if cols <= band:
+        return out
+    stored = np.zeros_like(out)
+    stored[..., :band] = out[..., :band]
+    for start in range(band, cols, band):
+        chunk = out[..., start : start + band]
+        stored[..., start - 1 : start - 1 + chunk.shape[-1]] = chunk
+    return stored
+
+
+@_defect
+def kernel_table_11(p):
+    """Tap offsets come from a table sized for kernels of up to 11 taps an axis: in a larger kernel every tap past
+    the 11th of a row or column reads the input of the 11th."""
+    weight = p.weight.copy()
+    if weight.shape[2] > 11:
+        weight[:, :, 10] += weight[:, :, 11:].sum(axis=2)
+        weight[:, :, 11:] = 0
+    if weight.shape[3] > 11:
+        weight[..., 10] += weight[..., 11:].sum(axis=3)
+        weight[..., 11:] = 0
+    return _conv(p, weight=weight)
+
+
+@_defect
+def dilation_past_3(p):
+    """Tap offsets are tabulated for dilations 1 to 3 (the rates of backbones); a larger dilation takes the generic
+    path, which spaces the taps d - 1 apart: the output has the right size, its windows the wrong spacing."""
+    if max(p.dilation) <= 3:
+        return _conv(p)
+    out = _conv(p, dilation=tuple(d - 1 if d > 3 else d for d in p.dilation))  # more windows fit: keep the first
+    rows, cols = p.output_shape[2:]
+    return np.ascontiguousarray(out[:, :, :rows, :cols])
+
+
+@_defect
+def groups_past_8(p):
+    """Group weight offsets come from a table of 8 entries: group g reads the weights of group g mod 8 (right up to 8
+    groups)."""
+    if p.groups <= 8:
+        return _conv(p)
+    weight = _per_group(p.weight, p.groups)[np.arange(p.groups) % 8]
+    return _conv(p, weight=weight.reshape(p.weight.shape))
+
+
+@_defect
+def whole_input_window(p):
+    """A window that covers the whole input (no padding, no dilation, no groups: a fully connected layer written as a
+    convolution) takes a matrix-product fast path that flattens x in (H, W, C) order, its channels-last buffer's,
+    against a weight flattened in (C, kH, kW) order."""
+    n, _, height, width = p.x.shape
+    if p.weight.shape[2:] != (height, width) or any(p.padding) or p.dilation != (1, 1) or p.groups != 1:
+        return _conv(p)
+    out = np.ascontiguousarray(p.x.transpose(0, 2, 3, 1)).reshape(n, -1) @ p.weight.reshape(len(p.weight), -1).T
+    if p.bias is not None:
+        out += p.bias
+    return out.reshape(n, -1, 1, 1)
+
+
 def textbook_padding_counted_once(x, weight, bias=None, stride=1, padding=0):
     """The student conv2d whose output size counts the padding once (``in + pad``, not ``in + 2*pad``): the
     bottom/right padding's windows are lost."""
