@@ -4,7 +4,7 @@ This module itself is never registered (``registry.py`` skips it by name); a cop
 
 1. Copy it.        ``cp impls/template.py impls/my_conv.py``  (a module name not starting with ``_``)
 2. Name it.        Change ``"my-conv"`` in ``@implementation(...)`` to a name no other entry uses. That name is
-                   what ``pytest -k``, the conformance summary, the benchmarks and ``python -m impls`` show.
+                   what ``pytest -k``, the conformance summary, the benchmarks and ``convcheck explain`` show.
 3. Declare it.     Keyword arguments of ``@implementation`` say what your algorithm covers; leave one out and the
                    whole contract is assumed, and tested:
 
@@ -26,7 +26,7 @@ This module itself is never registered (``registry.py`` skips it by name); a cop
                    Return a fresh C-contiguous array ``(N, C_out, H_out, W_out)`` of ``x.dtype``; never write into
                    the inputs. Derive ``H_out, W_out`` from your algorithm (where your windows fit), not from
                    ``impls.contract.output_size``: the shape property then checks your mechanics.
-5. Check it.       ``python -m impls --input 1,1,6,6 --out-channels 2 --kernel 3 --stride 2 --padding 1`` shows
+5. Check it.       ``convcheck explain --input 1,1,6,6 --out-channels 2 --kernel 3 --stride 2 --padding 1`` shows
                    your entry next to the others; ``pytest properties -k my-conv`` runs every property on it;
                    ``pytest benchmarks -k my-conv`` times it.
 
