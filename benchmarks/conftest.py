@@ -27,10 +27,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from convcheck.properties.threads import limited_threads
 
 from benchmarks import report
 from benchmarks.control import benchmark_environment, blas_kernels, overrides, spinning_settings
-from properties.threads import limited_threads
 
 MIN_ROUNDS = 10  # pytest-benchmark's default is 5
 MIN_ROUND_TIME = 20e-3  # seconds; pytest-benchmark's default is 5e-6

@@ -1,6 +1,6 @@
 """What a measurement runs under: the machine's load, the environment the BLAS and OpenMP libraries read when they
 load (whether idle threads sleep, which kernel OpenBLAS picks), and the kernels they run (thread counts are set with
-:mod:`properties.threads`)."""
+:mod:`convcheck.properties.threads`)."""
 
 from __future__ import annotations
 

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from functools import partial
 
 import numpy as np
+from convcheck.properties.threads import torch_module
 
 from benchmarks.workloads import SEED, Workload
-from properties.threads import torch_module
 
 TRIAL_CALLS = 3
 

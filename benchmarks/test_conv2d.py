@@ -8,9 +8,9 @@ Each benchmark times its subject with pytest-benchmark and, interleaved round by
 workload's GEMM row and torch (where registered), so that the ratios to them are paired (``benchmarks.pairing``).
 
 What is timed is verified: the result of the timed calls is checked once, after timing, against the float64
-reference within the entry's error bound (``properties.scalable``; a GEMM row's product as a sum of K products). A
-wrong result fails its row with the property suite's report; ``extra_info["verified"]`` records the check (the run
-table's ``check`` column, and the saved run).
+reference within the entry's error bound (``convcheck.properties.scalable``; a GEMM row's product as a sum of K
+products). A wrong result fails its row with the property suite's report; ``extra_info["verified"]`` records the check
+(the run table's ``check`` column, and the saved run).
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from convcheck.properties.assertions import assert_close
+from convcheck.properties.scalable import check_name, product_reference, reference
 
 from benchmarks import gemm
 from benchmarks.control import load_average, overloaded
 from benchmarks.pairing import measure
 from benchmarks.report import GEMM, LIBRARY_GEMM, REFERENCE
 from benchmarks.workloads import WORKLOADS, Workload
-from properties.assertions import assert_close
-from properties.scalable import check_name, product_reference, reference
 
 workload_parameter = pytest.mark.parametrize("workload", WORKLOADS, ids=[workload.name for workload in WORKLOADS])
 

@@ -10,9 +10,9 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 
 import numpy as np
+from convcheck.impls.contract import output_size
 
-import impls
-from impls.contract import output_size
+from convcheck import impls
 
 SEED = 20240601
 

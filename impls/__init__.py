@@ -7,8 +7,8 @@ contract and the registry's names, no implementation), and no implementation imp
 call.
 """
 
-from impls.contract import Conv2dProblem, ConvArgumentError, normalize, output_size
-from impls.registry import Capabilities, Entry, UnsupportedConfiguration, discover, implementation, load_spec
+from convcheck.impls.contract import Conv2dProblem, ConvArgumentError, normalize, output_size
+from convcheck.impls.registry import Capabilities, Entry, UnsupportedConfiguration, discover, implementation, load_spec
 
 _FOUND = ("REGISTRY", "UNAVAILABLE")  # module attributes made by the first access to either
 

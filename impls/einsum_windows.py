@@ -13,10 +13,9 @@ plain sum of its K products (in another order than ``loop``), so the exact-summa
 """
 
 import numpy as np
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import implementation
 from numpy.lib.stride_tricks import sliding_window_view
-
-from impls.contract import Conv2dProblem
-from impls.registry import implementation
 
 
 def tap_windows(problem: Conv2dProblem) -> np.ndarray:

@@ -21,11 +21,10 @@ input dtype. ``scipy.fft`` is imported at the first call.
 """
 
 import numpy as np
-
-from impls._library import Library
-from impls.contract import Conv2dProblem
-from impls.registry import implementation
-from impls.scipy_correlate import dilate_kernel
+from convcheck.impls._library import Library
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import implementation
+from convcheck.impls.scipy_correlate import dilate_kernel
 
 SCIPY_FFT = Library("scipy.fft", install="scipy")
 

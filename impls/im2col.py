@@ -23,10 +23,9 @@ from __future__ import annotations
 from math import gcd
 
 import numpy as np
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import implementation
 from numpy.lib.stride_tricks import sliding_window_view
-
-from impls.contract import Conv2dProblem
-from impls.registry import implementation
 
 WORKSPACE_BYTES = 48 * 2**20  # hard bound on the extra memory of one call (band + patch block + product buffer)
 BLOCK_BYTES = 16 * 2**20  # preferred workspace of one chunk

@@ -31,10 +31,9 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-
-from impls._library import Library
-from impls.contract import Conv2dProblem
-from impls.registry import KnownFailure, implementation
+from convcheck.impls._library import Library
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import KnownFailure, implementation
 
 JAX = Library("jax", "jax.lax", install="jax")
 UNAVAILABLE = JAX.unavailable()

@@ -6,9 +6,8 @@ more than the output.
 """
 
 import numpy as np
-
-from impls.contract import Conv2dProblem
-from impls.registry import implementation
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import implementation
 
 
 @implementation("loop", max_gflop=1.0)

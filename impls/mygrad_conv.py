@@ -17,10 +17,9 @@ MyGrad is imported at the first call, not with the registry.
 from __future__ import annotations
 
 import numpy as np
-
-from impls._library import Library
-from impls.contract import Conv2dProblem
-from impls.registry import Capabilities, implementation
+from convcheck.impls._library import Library
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import Capabilities, implementation
 
 MYGRAD = Library("mygrad.nnet", install="mygrad")
 UNAVAILABLE = MYGRAD.unavailable()

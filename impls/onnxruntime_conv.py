@@ -24,10 +24,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-
-from impls._library import Library
-from impls.contract import Conv2dProblem
-from impls.registry import Capabilities, implementation
+from convcheck.impls._library import Library
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import Capabilities, implementation
 
 ONNX_RUNTIME = Library("onnxruntime", "onnx", "onnx.helper", install="onnxruntime onnx")
 UNAVAILABLE = ONNX_RUNTIME.unavailable()

@@ -18,10 +18,9 @@ OpenCV is imported at the first call, not with the registry.
 from __future__ import annotations
 
 import numpy as np
-
-from impls._library import Library
-from impls.contract import Conv2dProblem
-from impls.registry import implementation
+from convcheck.impls._library import Library
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import implementation
 
 OPENCV = Library("cv2", install="opencv-python-headless")
 UNAVAILABLE = OPENCV.unavailable()

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 
-from impls.contract import Conv2dProblem, ConvArgumentError, normalize
-from impls.signature import SignatureError, omitted_parameters, where
+from convcheck.impls.contract import Conv2dProblem, ConvArgumentError, normalize
+from convcheck.impls.signature import SignatureError, omitted_parameters, where
 
 
 class ErrorModel(str, enum.Enum):

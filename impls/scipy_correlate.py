@@ -7,10 +7,9 @@ call.
 """
 
 import numpy as np
-
-from impls._library import Library
-from impls.contract import Conv2dProblem
-from impls.registry import implementation
+from convcheck.impls._library import Library
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import implementation
 
 SCIPY_SIGNAL = Library("scipy.signal", install="scipy")
 

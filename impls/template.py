@@ -25,7 +25,7 @@ This module itself is never registered (``registry.py`` skips it by name); a cop
                    (``'same'`` already resolved; it can be asymmetric), ``groups``. Bad arguments never reach you.
                    Return a fresh C-contiguous array ``(N, C_out, H_out, W_out)`` of ``x.dtype``; never write into
                    the inputs. Derive ``H_out, W_out`` from your algorithm (where your windows fit), not from
-                   ``impls.contract.output_size``: the shape property then checks your mechanics.
+                   ``convcheck.impls.contract.output_size``: the shape property then checks your mechanics.
 5. Check it.       ``convcheck explain --input 1,1,6,6 --out-channels 2 --kernel 3 --stride 2 --padding 1`` shows
                    your entry next to the others; ``pytest properties -k my-conv`` runs every property on it;
                    ``pytest benchmarks -k my-conv`` times it.
@@ -39,9 +39,8 @@ sees form one strided slice of the padded input, and ``weight[:, :, i, j]`` mixe
 """
 
 import numpy as np
-
-from impls.contract import Conv2dProblem
-from impls.registry import Capabilities, implementation
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import Capabilities, implementation
 
 
 @implementation("my-conv", error_model="exact-summation", capabilities=Capabilities(), max_gflop=5.0)

@@ -16,10 +16,9 @@ TensorFlow takes seconds to import, so it is imported at the first call, not wit
 from __future__ import annotations
 
 import numpy as np
-
-from impls._library import Library
-from impls.contract import Conv2dProblem
-from impls.registry import implementation
+from convcheck.impls._library import Library
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import implementation
 
 TENSORFLOW = Library("tensorflow", install="tensorflow-cpu")
 UNAVAILABLE = TENSORFLOW.unavailable()

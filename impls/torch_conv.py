@@ -9,10 +9,9 @@ import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from impls._library import Library
-from impls.contract import Conv2dProblem
-from impls.registry import implementation
+from convcheck.impls._library import Library
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import implementation
 
 if TYPE_CHECKING:
     import torch

@@ -24,10 +24,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from impls.contract import Conv2dProblem
-from impls.registry import implementation
-from impls.torch_conv import TORCH, torch_conv2d
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import implementation
+from convcheck.impls.torch_conv import TORCH, torch_conv2d
 
 PROBE = "import torch; print(torch.cuda.is_available())"
 

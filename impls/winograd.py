@@ -20,10 +20,9 @@ can turn into NaN (``inf - inf`` inside a transform), and a NaN or infinity reac
 """
 
 import numpy as np
+from convcheck.impls.contract import Conv2dProblem
+from convcheck.impls.registry import Capabilities, implementation
 from numpy.lib.stride_tricks import sliding_window_view
-
-from impls.contract import Conv2dProblem
-from impls.registry import Capabilities, implementation
 
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)

@@ -1,7 +1,7 @@
-"""``python -m properties``: the ``convcheck`` command (see :mod:`properties.cli`)."""
+"""``python -m properties``: the ``convcheck`` command (see :mod:`convcheck.properties.cli`)."""
 
 import sys
 
-from properties.cli import main
+from convcheck.properties.cli import main
 
 sys.exit(main())

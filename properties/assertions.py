@@ -6,11 +6,10 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+from convcheck.properties.cases import ConvCase
+from convcheck.properties.failures import PropertyFailure
+from convcheck.properties.hints import likely_cause
 from hypothesis import currently_in_test_context, event
-
-from properties.cases import ConvCase
-from properties.failures import PropertyFailure
-from properties.hints import likely_cause
 
 
 def assert_shape(actual, expected_shape, what: str, impl, case: ConvCase | None) -> None:

@@ -3,10 +3,10 @@
 A :class:`Layer` is one conv2d of a published architecture at its usual input size (224x224 unless the network's
 own is named). The family ``real_layers`` (``properties/test_real_layers.py``) checks every registered entry on every
 layer its capabilities allow, at batch sizes from 1 to 64, cropped only as far as the entry's cost hint requires
-(:mod:`properties.layer_cases`). They were chosen for the sizes where blocked and tiled kernels have their edges and
-that small drawn cases never reach: 128 to 4096 channels and their tails after blocks of 64 and 128 (255, 144, 232,
-1000, ...), 32-group and depthwise layers, 13x13 to 31x31 kernels, atrous rates of 6 to 24, planes of 224x224 to
-600x600, and whole-input windows (fully connected layers written as convolutions).
+(:mod:`convcheck.properties.layer_cases`). They were chosen for the sizes where blocked and tiled kernels have their
+edges and that small drawn cases never reach: 128 to 4096 channels and their tails after blocks of 64 and 128 (255,
+144, 232, 1000, ...), 32-group and depthwise layers, 13x13 to 31x31 kernels, atrous rates of 6 to 24, planes of 224x224
+to 600x600, and whole-input windows (fully connected layers written as convolutions).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from properties.oracle import pair
+from convcheck.properties.oracle import pair
 
 
 @dataclass(frozen=True)

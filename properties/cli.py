@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     if argv[:1] == ["check"]:
         return check(argv[1:])
     if argv[:1] == ["explain"]:
-        from properties import explain
+        from convcheck.properties import explain
 
         return explain.main(argv[1:])
     if argv[:1] in (["-h"], ["--help"]):

@@ -1,9 +1,9 @@
 """The conformance verdicts of a run: implementations x property families, for a person and for a machine.
 
-A pytest plug-in (registered by :mod:`properties.plugin`) collects every property test's report on the controller
-(so it works under pytest-xdist): its implementation and family come from the tags the plug-in put on the item at
-collection, its case, reproduction and message from the failure. At the end of the run it prints the table and, when
-asked, writes
+A pytest plug-in (registered by :mod:`convcheck.properties.plugin`) collects every property test's report on the
+controller (so it works under pytest-xdist): its implementation and family come from the tags the plug-in put on the
+item at collection, its case, reproduction and message from the failure. At the end of the run it prints the table and,
+when asked, writes
 
 - ``--conformance-json PATH``: ``{"verdict": "pass"|"FAIL", "counts": {verdict: cells}, "seed": N,
   "environment": {...}, "results": {implementation: {family: verdict}},
@@ -11,8 +11,8 @@ asked, writes
 - ``--conformance-md PATH``: the same table in Markdown, with the failures listed below it (for CI summaries).
 
 A family's verdict: ``FAIL`` if a test failed (or crashed), else ``XPASS`` if a declared failure passed, else
-``stop`` if its tests were not run because the entry failed the same way before (:mod:`properties.stopping`), else
-``xfail`` if a declared failure was not run or failed as declared, else ``pass`` if a test passed, else ``skip``.
+``stop`` if its tests were not run because the entry failed the same way before (:mod:`convcheck.properties.stopping`),
+else ``xfail`` if a declared failure was not run or failed as declared, else ``pass`` if a test passed, else ``skip``.
 The JSON report also carries the run's overall verdict, the count of each verdict and the Hypothesis seed.
 """
 
@@ -31,8 +31,8 @@ LIBRARIES = ("numpy", "scipy", "hypothesis", "pytest", "torch", "jax", "onnxrunt
 
 @dataclasses.dataclass(frozen=True)
 class CheckResult:
-    """One property test's outcome, as the table, the JSON report and :func:`properties.runner.check_implementation`
-    all read it."""
+    """One property test's outcome, as the table, the JSON report and
+    :func:`convcheck.properties.runner.check_implementation` all read it."""
 
     implementation: str
     property: str  # the test, without the implementation: "test_matches_oracle_within_error_bound"

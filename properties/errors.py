@@ -29,8 +29,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from properties.oracle import accumulator_dtype, explicit_padding, pair, reference_conv2d
+from convcheck.properties.oracle import accumulator_dtype, explicit_padding, pair, reference_conv2d
 
 C_ELEMENTWISE = 2
 C_NORMWISE = 8

@@ -17,12 +17,12 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from convcheck.impls.contract import Conv2dProblem, ConvArgumentError, normalize, output_size
+from convcheck.impls.registry import ERROR_MODELS
+from convcheck.properties.errors import C_ELEMENTWISE, C_NORMWISE, error_bound
+from convcheck.properties.oracle import reference_conv2d
 
-import impls
-from impls.contract import Conv2dProblem, ConvArgumentError, normalize, output_size
-from impls.registry import ERROR_MODELS
-from properties.errors import C_ELEMENTWISE, C_NORMWISE, error_bound
-from properties.oracle import reference_conv2d
+from convcheck import impls
 
 PROG = "convcheck explain"
 MAX_ELEMENTS = 2**25  # largest array the explainer allocates for its random data

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from convcheck.impls import Capabilities
+from convcheck.properties.cases import LAYOUTS, VALUE_KINDS, ConvCase
+from convcheck.properties.strategies import _string_padding, allowed_values, conv_cases
 from hypothesis import strategies as st
-
-from impls import Capabilities
-from properties.cases import LAYOUTS, VALUE_KINDS, ConvCase
-from properties.strategies import _string_padding, allowed_values, conv_cases
 
 INDEX_LIMIT = 2**63 - 1  # the contract's: the largest index NumPy (intp) and torch (int64) hold
 HUGE_STRIDES = (2**31 - 1, 2**31, 10**9, 2**32 + 1, 2**40, 2**62, INDEX_LIMIT)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-
-from impls.signature import where
-from properties.cases import ConvCase
-from properties.hints import explain_command, shape_cause
-from properties.invalid_calls import InvalidCall
+from convcheck.impls.signature import where
+from convcheck.properties.cases import ConvCase
+from convcheck.properties.hints import explain_command, shape_cause
+from convcheck.properties.invalid_calls import InvalidCall
 
 DATA_SIZE = 32  # small-integer arrays up to this many elements are shown in the report
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-
-from properties.errors import error_bound, terms_per_output
-from properties.oracle import explicit_padding, pair, reference_conv2d
+from convcheck.properties.errors import error_bound, terms_per_output
+from convcheck.properties.oracle import explicit_padding, pair, reference_conv2d
 
 
 def _padded(x, sides, mode="constant"):

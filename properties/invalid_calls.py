@@ -13,11 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from convcheck.impls import Capabilities
+from convcheck.properties.cases import ConvCase
+from convcheck.properties.strategies import conv_cases
 from hypothesis import strategies as st
-
-from impls import Capabilities
-from properties.cases import ConvCase
-from properties.strategies import conv_cases
 
 
 def _unchanged(x, weight, bias, value):

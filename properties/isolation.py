@@ -9,8 +9,8 @@ call):``; in a child this tells the parent which call is in progress, when it en
 meanwhile. When the child dies from a signal, or a call outlasts its time limit (the child is then stopped), the
 parent reports that test as failed, naming the signal or the limit, the implementation, the call and the Python
 stack, and has the zygote fork a fresh child for the next test. The parent times the calls, so that the limit
-follows what each entry has shown in the run (:mod:`properties.time_limits`). Outside a child ``watching`` does
-nothing.
+follows what each entry has shown in the run (:mod:`convcheck.properties.time_limits`). Outside a child ``watching``
+does nothing.
 
 Why a zygote: a process cannot safely fork once a library has started threads in it. Tests that run in the parent
 (JAX computations in a library's own test, a benchmark) start such threads, and a child forked after them
@@ -52,8 +52,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 from _pytest.runner import runtestprotocol
-
-from properties.time_limits import FACTOR, FLOOR_S, CallLimits
+from convcheck.properties.time_limits import FACTOR, FLOOR_S, CallLimits
 
 IMPORT_NOTICE_INTERVAL_S = 0.05  # at most one import notice per interval: the parent's clock restarts that late
 STOP_GRACE_S = 5.0  # for a stopped child to write its Python stack and exit

@@ -32,12 +32,11 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+from convcheck.impls import normalize, output_size
+from convcheck.properties.cases import LAYOUTS, VALUE_KINDS, ConvCase
+from convcheck.properties.catalogue import Layer
+from convcheck.properties.oracle import tap_reads
 from hypothesis import strategies as st
-
-from impls import normalize, output_size
-from properties.cases import LAYOUTS, VALUE_KINDS, ConvCase
-from properties.catalogue import Layer
-from properties.oracle import tap_reads
 
 CASE_GFLOP = 0.025  # what the float64 reference computes for one case (a millisecond of BLAS)
 MAX_OUTPUTS = 3 * 2**17  # output elements of one case, past 2**18 (the reference adds each tap's products into them)

@@ -5,7 +5,7 @@ counting where the window fits, and accumulates tap by tap in float64 (exact pro
 ``np.longdouble`` (for float64 data). The zero border is never built: each tap reads, per axis, the one strided run of
 input rows that its outputs see inside the input, so strides, paddings and dilations of any size cost nothing. In
 float64 each tap's channel contraction is a BLAS matrix product, so the same code is the float64 reference of layers
-of real networks (:mod:`properties.scalable`).
+of real networks (:mod:`convcheck.properties.scalable`).
 """
 
 from __future__ import annotations

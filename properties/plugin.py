@@ -4,9 +4,9 @@ Installed with convcheck (entry point ``pytest11``), so it is active in any proj
 on tests that ask for an ``impl``: the property suite of this package, and the benchmarks of this repository.
 
 - The run's registry: ``impls.REGISTRY``, the entries other plug-ins return from the ``pytest_convcheck_entries``
-  hook (how :func:`properties.runner.check_implementation` hands its callable over), and ``--impl NAME=MODULE:ATTR``
-  specs. ``--convcheck NAME=MODULE:ATTR`` does the same and also adds the property suite to the run and keeps only
-  the named entries under test (the other entries remain as references for the pairwise agreement).
+  hook (how :func:`convcheck.properties.runner.check_implementation` hands its callable over), and ``--impl
+  NAME=MODULE:ATTR`` specs. ``--convcheck NAME=MODULE:ATTR`` does the same and also adds the property suite to the run
+  and keeps only the named entries under test (the other entries remain as references for the pairwise agreement).
 - Settings for the run that asks, restored afterwards: the Hypothesis profile (``--hypothesis-profile``,
   ``HYPOTHESIS_PROFILE``, ``ci`` when ``CI`` is set, else ``default``), and each property's example count, scaled
   from that profile by its ``examples`` marker when the test runs.
@@ -14,7 +14,7 @@ on tests that ask for an ``impl``: the property suite of this package, and the b
   the failures an entry declares become xfail (not run, or run with ``--run-declared-failures`` so that a stale
   declaration shows as XPASS).
 - The conformance table at the end of the run, and with ``--conformance-json``/``--conformance-md`` the same verdicts
-  as files (see :mod:`properties.conformance`).
+  as files (see :mod:`convcheck.properties.conformance`).
 """
 
 from __future__ import annotations
@@ -27,14 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from convcheck.properties import isolation, stopping
+from convcheck.properties.conformance import ConformanceSummary, library_version, run_seed
+from convcheck.properties.threads import limited_threads
 from hypothesis import HealthCheck, Phase, settings
 
-from properties import isolation, stopping
-from properties.conformance import ConformanceSummary, library_version, run_seed
-from properties.threads import limited_threads
-
 if TYPE_CHECKING:  # the implementations are imported by the runs that test them, not by every pytest run
-    from impls import Entry
+    from convcheck.impls import Entry
 
 SUITE = Path(__file__).resolve().parent
 REGISTRY_KEY = pytest.StashKey[dict]()
@@ -112,7 +111,7 @@ def run_profile(config) -> str:
 
 def load_entry(spec: str, option: str) -> Entry:
     """The entry of ``--impl``/``--convcheck`` ``spec``, or a one-line usage error naming the problem."""
-    from impls.registry import SpecError, load_spec
+    from convcheck.impls.registry import SpecError, load_spec
 
     try:
         entry = load_spec(spec)
@@ -128,7 +127,7 @@ def load_entry(spec: str, option: str) -> Entry:
 def run_registry(config) -> RunRegistry:
     """The run's entries, built on first use (importing the implementations only for runs that test them)."""
     if REGISTRY_KEY not in config.stash:
-        import impls
+        from convcheck import impls
 
         registry = RunRegistry(impls.REGISTRY)
         for entries in config.hook.pytest_convcheck_entries(config=config):
@@ -178,7 +177,7 @@ def pytest_configure(config):
 
 def unavailable() -> dict[str, str]:
     """The package's entries that cannot run on this machine, with the reason."""
-    import impls
+    from convcheck import impls
 
     return impls.UNAVAILABLE
 
@@ -272,7 +271,7 @@ def pytest_collection_modifyitems(config, items):
     profile = settings.get_profile(config.stash[PROFILE_KEY][0])
     database = config.getoption("example_database")
     run_declared = config.getoption("run_declared_failures")
-    from impls import Entry
+    from convcheck.impls import Entry
 
     for item in items:
         entry = getattr(item, "callspec", None) and item.callspec.params.get("impl")

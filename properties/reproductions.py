@@ -1,7 +1,8 @@
 """Reproductions: a failure's code to paste into Python, from any folder, which fails the same way.
 
 Property checks are plain functions decorated with :func:`reproducible`, so a failure's reproduction is one call of
-the same check; on Hypothesis's final replay the case is first simplified further (:mod:`properties.simplify`).
+the same check; on Hypothesis's final replay the case is first simplified further
+(:mod:`convcheck.properties.simplify`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from convcheck.properties.cases import ConvCase
+from convcheck.properties.failures import PropertyFailure
+from convcheck.properties.invalid_calls import InvalidCall
+from convcheck.properties.simplify import simplest
 from hypothesis import currently_in_test_context
 from hypothesis.control import current_build_context
-
-from properties.cases import ConvCase
-from properties.failures import PropertyFailure
-from properties.invalid_calls import InvalidCall
-from properties.simplify import simplest
 
 
 def implementation_lines(impl, variable: str = "conv2d") -> list[str]:
@@ -26,9 +26,12 @@ def implementation_lines(impl, variable: str = "conv2d") -> list[str]:
     if ":" in impl.origin:
         root = import_root(impl.origin.partition(":")[0])
         path = f", path={root!r}" if root else ""
-        return ["from impls.registry import load_spec", f'{variable} = load_spec("{impl.name}={impl.origin}"{path})']
+        return [
+            "from convcheck.impls.registry import load_spec",
+            f'{variable} = load_spec("{impl.name}={impl.origin}"{path})',
+        ]
     if impl.origin.startswith("impls."):
-        return ["from impls import REGISTRY", f'{variable} = REGISTRY["{impl.name}"]']
+        return ["from convcheck.impls import REGISTRY", f'{variable} = REGISTRY["{impl.name}"]']
     return [f"{variable} = ...  # the callable checked as {impl.name!r} ({impl.origin})"]
 
 
@@ -65,10 +68,14 @@ def reproduction(check, impl, arguments: dict) -> str:
     """``check(conv2d, **arguments)`` as code to paste into Python, from any folder."""
     lines = implementation_lines(impl)
     sources = {name: code_of(value) for name, value in arguments.items() if not hasattr(value, "capabilities")}
-    for name, module in (("ConvCase", "properties.cases"), ("InvalidCall", "properties.invalid_calls")):
+    for name, module in (
+        ("ConvCase", "convcheck.properties.cases"),
+        ("InvalidCall", "convcheck.properties.invalid_calls"),
+    ):
         if any(f"{name}(" in code or f"{name}." in code for code in sources.values()):
             lines.append(f"from {module} import {name}")
-    lines.append(f"from {check.__module__} import {check.__name__}")
+    module = check.__module__  # in a checkout pytest imports the suite's modules as properties.*
+    lines.append(f"from {'convcheck.' if module.startswith('properties.') else ''}{module} import {check.__name__}")
     passed = []
     for name, value in arguments.items():
         if hasattr(value, "capabilities"):  # another registry entry
@@ -87,7 +94,7 @@ def reproducible(check):
     """Make ``check(impl, **arguments)`` give its failures a reproduction: the same call of the same check.
 
     A failure raised without a case (a crash inside a helper) gets the check's case here. On Hypothesis's final
-    replay of a falsifying example, the case is first simplified further (:mod:`properties.simplify`).
+    replay of a falsifying example, the case is first simplified further (:mod:`convcheck.properties.simplify`).
     """
 
     def attempt(impl, **arguments):

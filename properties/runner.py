@@ -1,6 +1,6 @@
 """Check one conv2d from a script or notebook, before registering it: the property suite, run in-process.
 
-    from properties.runner import check_implementation
+    from convcheck.properties.runner import check_implementation
     report = check_implementation(my_conv2d, name="mine")
     print(report)            # the per-family verdicts and each failure's case
     report.passed            # True when no property failed
@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from impls import Entry
-from properties.conformance import CheckResult
+from convcheck.impls import Entry
+from convcheck.properties.conformance import CheckResult
 
 SUITE = Path(__file__).resolve().parent
 

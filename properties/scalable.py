@@ -1,14 +1,14 @@
 """The reference that scales to layers of real networks: float64 with BLAS, and a bound that includes its own rounding.
 
-The extended-precision oracle (:mod:`properties.oracle`, long double for float64 data) judges the small drawn cases;
-a real layer (hundreds of channels, planes of 224x224, batches of 64) needs BLAS. The same tap-by-tap code in float64
-makes each tap's channel contraction one matrix product, and:
+The extended-precision oracle (:mod:`convcheck.properties.oracle`, long double for float64 data) judges the small drawn
+cases; a real layer (hundreds of channels, planes of 224x224, batches of 64) needs BLAS. The same tap-by-tap code in
+float64 makes each tap's channel contraction one matrix product, and:
 
 - **small-integer data** (``|x|, |w| <= 3``): every partial sum is an integer far below 2**53, so the float64 result
   is exact at any size this suite runs (K = C_in/groups * kH * kW up to 25088 gives sums below 2**18); an
   exact-summation entry, whose own float32 partial sums stay below 2**24, must match it bitwise;
-- **float data**, and normwise entries on any data: the error model's bound (:mod:`properties.errors`) with the
-  reference's own rounding, ``gamma_{K+1}`` in float64, added to the implementation's.
+- **float data**, and normwise entries on any data: the error model's bound (:mod:`convcheck.properties.errors`) with
+  the reference's own rounding, ``gamma_{K+1}`` in float64, added to the implementation's.
 
 The GEMM rows of the benchmarks are checked the same way (:func:`product_reference`).
 """
@@ -16,9 +16,8 @@ The GEMM rows of the benchmarks are checked the same way (:func:`product_referen
 from __future__ import annotations
 
 import numpy as np
-
-from properties.errors import error_bound, is_exact_data, sum_bound
-from properties.oracle import reference_conv2d
+from convcheck.properties.errors import error_bound, is_exact_data, sum_bound
+from convcheck.properties.oracle import reference_conv2d
 
 REFERENCE_DTYPE = np.dtype(np.float64)
 

@@ -7,7 +7,7 @@ stride and dilation 1, no padding, a 1-tap kernel and the smallest input (each c
 also with seeded values), keeping each change under which the check still fails by the same law, until no change
 does. The reported case is the simplest found; its reproduction fails the same way when run on its own. The tries
 are bounded in number and in the multiply-adds they cost together, so that simplifying a real layer's failure costs
-a few calls of its size (:mod:`properties.layer_cases`), not a hundred.
+a few calls of its size (:mod:`convcheck.properties.layer_cases`), not a hundred.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
-from impls.contract import normalize, output_size
-from properties.cases import ConvCase
-from properties.strategies import Budget
+from convcheck.impls.contract import normalize, output_size
+from convcheck.properties.cases import ConvCase
+from convcheck.properties.strategies import Budget
 
 MAX_TRIES = 100  # check calls one simplification may spend
 MAX_WORK = 2**28  # multiply-adds those calls may cost together (a hundred of the largest drawn cases)

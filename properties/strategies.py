@@ -1,9 +1,10 @@
-"""The Hypothesis strategies of valid configurations (:class:`properties.cases.ConvCase`), valid by construction.
+"""The Hypothesis strategies of valid configurations (:class:`convcheck.properties.cases.ConvCase`), valid by
+construction.
 
 Drawn within a budget, inside an entry's declared capabilities: uniform geometries or the corners libraries
 special-case, output extents and channel counts at blocking edges. Hypothesis shrinks the configuration (sizes,
-stride, padding, ...) towards the smallest that still fails. The invalid calls are in :mod:`properties.invalid_calls`,
-the extreme arguments in :mod:`properties.extreme_cases`.
+stride, padding, ...) towards the smallest that still fails. The invalid calls are in
+:mod:`convcheck.properties.invalid_calls`, the extreme arguments in :mod:`convcheck.properties.extreme_cases`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+from convcheck.impls import Capabilities, output_size
+from convcheck.properties.cases import DRAWN, LAYOUTS, VALUE_KINDS, ConvCase, leading_values
 from hypothesis import strategies as st
-
-from impls import Capabilities, output_size
-from properties.cases import DRAWN, LAYOUTS, VALUE_KINDS, ConvCase, leading_values
 
 
 @dataclass(frozen=True)

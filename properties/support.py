@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from impls import UnsupportedConfiguration, normalize
-from properties import isolation
-from properties.assertions import assert_shape
-from properties.errors import error_bound, is_exact_data
-from properties.failures import PropertyFailure, crashed
+from convcheck.impls import UnsupportedConfiguration, normalize
+from convcheck.properties import isolation
+from convcheck.properties.assertions import assert_shape
+from convcheck.properties.errors import error_bound, is_exact_data
+from convcheck.properties.failures import PropertyFailure, crashed
 
 
 def examples(factor: float) -> pytest.MarkDecorator:

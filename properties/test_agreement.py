@@ -1,17 +1,16 @@
 """Agreement: with the extended-precision oracle within the error model, and with every other implementation."""
 
 import pytest
+from convcheck.impls import normalize
+from convcheck.properties import isolation
+from convcheck.properties.assertions import assert_close, record_evidence
+from convcheck.properties.errors import error_bound
+from convcheck.properties.oracle import reference_conv2d
+from convcheck.properties.reproductions import reproducible
+from convcheck.properties.strategies import LARGE, conv_cases
+from convcheck.properties.support import allowed_difference, call_or_skip, examples, require
 from hypothesis import given
 from hypothesis import strategies as st
-
-from impls import normalize
-from properties import isolation
-from properties.assertions import assert_close, record_evidence
-from properties.errors import error_bound
-from properties.oracle import reference_conv2d
-from properties.reproductions import reproducible
-from properties.strategies import LARGE, conv_cases
-from properties.support import allowed_difference, call_or_skip, examples, require
 
 pytestmark = pytest.mark.family("agreement")
 

@@ -1,14 +1,13 @@
 """Exactness: on small-integer data every partial sum is representable, so direct summation is bitwise exact."""
 
 import pytest
+from convcheck.properties.assertions import assert_close, record_evidence
+from convcheck.properties.oracle import reference_conv2d
+from convcheck.properties.reproductions import reproducible
+from convcheck.properties.strategies import exact_cases
+from convcheck.properties.support import call_or_skip, examples, require
 from hypothesis import given
 from hypothesis import strategies as st
-
-from properties.assertions import assert_close, record_evidence
-from properties.oracle import reference_conv2d
-from properties.reproductions import reproducible
-from properties.strategies import exact_cases
-from properties.support import call_or_skip, examples, require
 
 pytestmark = pytest.mark.family("exactness")
 

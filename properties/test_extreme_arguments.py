@@ -8,18 +8,17 @@ rejected with a ValueError (``ConvArgumentError`` for registered entries) naming
 """
 
 import pytest
+from convcheck.properties import isolation
+from convcheck.properties.assertions import assert_close
+from convcheck.properties.errors import error_bound
+from convcheck.properties.extreme_cases import extreme_cases, past_the_limit_cases
+from convcheck.properties.failures import PropertyFailure
+from convcheck.properties.memory import LIMIT_BYTES, measured
+from convcheck.properties.oracle import reference_conv2d
+from convcheck.properties.reproductions import reproducible
+from convcheck.properties.support import call_or_skip, examples
 from hypothesis import given
 from hypothesis import strategies as st
-
-from properties import isolation
-from properties.assertions import assert_close
-from properties.errors import error_bound
-from properties.extreme_cases import extreme_cases, past_the_limit_cases
-from properties.failures import PropertyFailure
-from properties.memory import LIMIT_BYTES, measured
-from properties.oracle import reference_conv2d
-from properties.reproductions import reproducible
-from properties.support import call_or_skip, examples
 
 pytestmark = pytest.mark.family("extreme_arguments")
 

@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-
-from properties.assertions import assert_close
-from properties.failures import PropertyFailure
-from properties.reproductions import reproducible
-from properties.support import allowed_difference, call_or_skip
+from convcheck.properties.assertions import assert_close
+from convcheck.properties.failures import PropertyFailure
+from convcheck.properties.reproductions import reproducible
+from convcheck.properties.support import allowed_difference, call_or_skip
 
 pytestmark = pytest.mark.family("golden")
 

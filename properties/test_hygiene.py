@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
+from convcheck.properties.assertions import assert_close
+from convcheck.properties.failures import PropertyFailure
+from convcheck.properties.reproductions import reproducible
+from convcheck.properties.strategies import conv_cases
+from convcheck.properties.support import allowed_difference, call_or_skip, examples
 from hypothesis import given
 from hypothesis import strategies as st
-
-from properties.assertions import assert_close
-from properties.failures import PropertyFailure
-from properties.reproductions import reproducible
-from properties.strategies import conv_cases
-from properties.support import allowed_difference, call_or_skip, examples
 
 pytestmark = pytest.mark.family("hygiene")
 

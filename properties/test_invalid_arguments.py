@@ -5,15 +5,14 @@ the project's :class:`impls.ConvArgumentError`, whose messages the project's own
 """
 
 import pytest
+from convcheck.impls.signature import where
+from convcheck.properties import isolation
+from convcheck.properties.failures import PropertyFailure
+from convcheck.properties.invalid_calls import BY_NAME, INVALID_CLASSES, InvalidCall, invalid_calls
+from convcheck.properties.reproductions import reproducible
+from convcheck.properties.support import examples, require
 from hypothesis import given
 from hypothesis import strategies as st
-
-from impls.signature import where
-from properties import isolation
-from properties.failures import PropertyFailure
-from properties.invalid_calls import BY_NAME, INVALID_CLASSES, InvalidCall, invalid_calls
-from properties.reproductions import reproducible
-from properties.support import examples, require
 
 pytestmark = pytest.mark.family("invalid_arguments")
 

@@ -11,14 +11,13 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
+from convcheck.properties.assertions import assert_close
+from convcheck.properties.oracle import explicit_padding, reference_conv2d
+from convcheck.properties.reproductions import reproducible
+from convcheck.properties.strategies import exact_cases
+from convcheck.properties.support import allowed_difference, call_or_skip, examples, require, supports_value
 from hypothesis import given
 from hypothesis import strategies as st
-
-from properties.assertions import assert_close
-from properties.oracle import explicit_padding, reference_conv2d
-from properties.reproductions import reproducible
-from properties.strategies import exact_cases
-from properties.support import allowed_difference, call_or_skip, examples, require, supports_value
 
 pytestmark = pytest.mark.family("metamorphic")
 

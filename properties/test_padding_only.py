@@ -4,15 +4,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from convcheck.properties.assertions import assert_close
+from convcheck.properties.errors import error_bound
+from convcheck.properties.oracle import explicit_padding
+from convcheck.properties.reproductions import reproducible
+from convcheck.properties.strategies import conv_cases
+from convcheck.properties.support import call_or_skip, examples
 from hypothesis import given
 from hypothesis import strategies as st
-
-from properties.assertions import assert_close
-from properties.errors import error_bound
-from properties.oracle import explicit_padding
-from properties.reproductions import reproducible
-from properties.strategies import conv_cases
-from properties.support import call_or_skip, examples
 
 pytestmark = pytest.mark.family("padding_only")
 

@@ -1,22 +1,21 @@
 """Real layers: every entry on the layers of real networks, against the float64 reference that scales to them.
 
-Each layer of the catalogue (:mod:`properties.catalogue`) is a test of its own for each entry, so every layer runs in
-every run (or is skipped with the reason: a capability the entry does not declare, or a cost over its hint); the
-case's batch, dtype, layouts, values and seed are drawn (:mod:`properties.layer_cases`). Small-integer data are
-checked bitwise for exact-summation entries, everything else within the error bound including the reference's own
-rounding (:mod:`properties.scalable`).
+Each layer of the catalogue (:mod:`convcheck.properties.catalogue`) is a test of its own for each entry, so every layer
+runs in every run (or is skipped with the reason: a capability the entry does not declare, or a cost over its hint); the
+case's batch, dtype, layouts, values and seed are drawn (:mod:`convcheck.properties.layer_cases`). Small-integer data
+are checked bitwise for exact-summation entries, everything else within the error bound including the reference's own
+rounding (:mod:`convcheck.properties.scalable`).
 """
 
 import pytest
+from convcheck.properties.assertions import assert_close, record_evidence
+from convcheck.properties.catalogue import LAYERS
+from convcheck.properties.layer_cases import layer_cases, why_not
+from convcheck.properties.reproductions import reproducible
+from convcheck.properties.scalable import check_name, reference
+from convcheck.properties.support import call_or_skip, examples, require
 from hypothesis import given
 from hypothesis import strategies as st
-
-from properties.assertions import assert_close, record_evidence
-from properties.catalogue import LAYERS
-from properties.layer_cases import layer_cases, why_not
-from properties.reproductions import reproducible
-from properties.scalable import check_name, reference
-from properties.support import call_or_skip, examples, require
 
 pytestmark = pytest.mark.family("real_layers")
 

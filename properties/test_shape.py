@@ -1,14 +1,13 @@
 """Output shape: [N, C_out, H_out, W_out] with out = floor((in + 2*pad - dil*(k-1) - 1) / stride) + 1 per axis."""
 
 import pytest
+from convcheck.impls import normalize, output_size
+from convcheck.properties.assertions import assert_shape
+from convcheck.properties.reproductions import reproducible
+from convcheck.properties.strategies import conv_cases
+from convcheck.properties.support import call_or_skip, examples
 from hypothesis import given
 from hypothesis import strategies as st
-
-from impls import normalize, output_size
-from properties.assertions import assert_shape
-from properties.reproductions import reproducible
-from properties.strategies import conv_cases
-from properties.support import call_or_skip, examples
 
 pytestmark = pytest.mark.family("shape")
 

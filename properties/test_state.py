@@ -10,15 +10,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from convcheck.properties.assertions import assert_close
+from convcheck.properties.errors import error_bound
+from convcheck.properties.oracle import reference_conv2d
+from convcheck.properties.reproductions import reproducible
+from convcheck.properties.strategies import call_sequences, conv_cases
+from convcheck.properties.support import call_or_skip, examples
 from hypothesis import given
 from hypothesis import strategies as st
-
-from properties.assertions import assert_close
-from properties.errors import error_bound
-from properties.oracle import reference_conv2d
-from properties.reproductions import reproducible
-from properties.strategies import call_sequences, conv_cases
-from properties.support import call_or_skip, examples
 
 pytestmark = pytest.mark.family("state")
 

@@ -29,9 +29,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from convcheck.properties import simplify
 from hypothesis import Phase, settings
 
-from properties import simplify
 from tests.gallery import buggy
 from tests.test_gallery import KNOWN_BUGS
 

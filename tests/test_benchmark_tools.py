@@ -11,13 +11,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from convcheck.properties.conformance import ConformanceSummary
+from convcheck.properties.threads import limited_threads, thread_counts, torch_module
 
 from benchmarks import gemm, plot, report
 from benchmarks.control import IDLE_SLEEP, OPENBLAS_OVERRIDES, benchmark_environment, overloaded, spinning_settings
 from benchmarks.pairing import Spread, paired_ratios
 from benchmarks.workloads import BY_NAME
-from properties.conformance import ConformanceSummary
-from properties.threads import limited_threads, thread_counts, torch_module
 
 pytest_plugins = ["pytester"]
 
@@ -51,8 +51,8 @@ def test_a_benchmark_run_sets_threads_flags_load_and_restores_the_process(pytest
     before = thread_counts()
     pytester.makepyfile(
         test_inner="""
-        from properties.conformance import ConformanceSummary
-from properties.threads import thread_counts, torch_module
+        from convcheck.properties.conformance import ConformanceSummary
+from convcheck.properties.threads import thread_counts, torch_module
 
         def test_inner(benchmark):
             seen = thread_counts()

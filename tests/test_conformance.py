@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from impls import REGISTRY
+from convcheck.impls import REGISTRY
 
 
 def nan_swallowing_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

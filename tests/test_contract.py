@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
+from convcheck.impls import Capabilities, ConvArgumentError, Entry, normalize, output_size
+from convcheck.impls.registry import load_spec
+from convcheck.properties.invalid_calls import INVALID_CLASSES, invalid_calls
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import impls
-from impls import Capabilities, ConvArgumentError, Entry, normalize, output_size
-from impls.registry import load_spec
-from properties.invalid_calls import INVALID_CLASSES, invalid_calls
+from convcheck import impls
 
 X = np.zeros((2, 4, 6, 5), dtype=np.float32)
 W = np.zeros((6, 2, 3, 2), dtype=np.float32)
@@ -85,10 +85,10 @@ def test_an_outside_callable_declares_capabilities_by_attributes():
 
 
 def test_load_spec_names_a_callable_and_rejects_a_malformed_spec():
-    entry = load_spec("again=impls.loop:sliding_window")
+    entry = load_spec("again=convcheck.impls.loop:sliding_window")
     assert entry.name == "again"
     assert entry.function is impls.REGISTRY["loop"].function
-    for spec in ("noequals", "name=module_without_attribute", "=impls.loop:sliding_window"):
+    for spec in ("noequals", "name=module_without_attribute", "=convcheck.impls.loop:sliding_window"):
         with pytest.raises(ValueError, match="NAME=MODULE:ATTR"):
             load_spec(spec)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from convcheck.impls.registry import Entry
+from convcheck.properties.explain import main
 
-import impls
-from impls.registry import Entry
-from properties.explain import main
+from convcheck import impls
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SIZE_LAB = ["--input", "1,1,6,6", "--out-channels", "2", "--kernel", "3", "--stride", "2", "--padding", "1"]

@@ -1,8 +1,8 @@
 """Every registered implementation's extra memory on the extreme-argument family's cases: at most 64 MiB beyond the
 output, whatever the stride, padding or dilation.
 
-Measured as the property family measures it (``properties.memory``): NumPy's allocations through tracemalloc, and
-the peak resident set (reset before the call) for torch's and other C allocations. ``python3 -m
+Measured as the property family measures it (``convcheck.properties.memory``): NumPy's allocations through tracemalloc,
+and the peak resident set (reset before the call) for torch's and other C allocations. ``python3 -m
 tests.test_extreme_memory`` prints the table of every implementation on every case.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from convcheck.properties.cases import ConvCase
+from convcheck.properties.memory import LIMIT_BYTES, measured
+from convcheck.properties.support import call_or_skip
 
-import impls
-from properties.cases import ConvCase
-from properties.memory import LIMIT_BYTES, measured
-from properties.support import call_or_skip
+from convcheck import impls
 
 FAMILY = "extreme_arguments"
 

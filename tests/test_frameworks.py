@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from convcheck.impls import ConvArgumentError, UnsupportedConfiguration
+from convcheck.properties.oracle import reference_conv2d
 
-import impls
-from impls import ConvArgumentError, UnsupportedConfiguration
-from properties.oracle import reference_conv2d
+from convcheck import impls
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 FRAMEWORKS = {  # entry name -> the top-level modules it needs
@@ -50,7 +50,7 @@ class NotInstalled:
 sys.meta_path.insert(0, NotInstalled())
 find_spec = importlib.util.find_spec
 importlib.util.find_spec = lambda name, *a: None if name in BLOCKED else find_spec(name, *a)
-import impls
+from convcheck import impls
 
 print(json.dumps({"registry": sorted(impls.REGISTRY), "unavailable": impls.UNAVAILABLE}))
 """
@@ -151,7 +151,7 @@ def test_onnxruntime_computes_output_sizes_in_double_precision():
     """Why the onnxruntime entry hands over a tap-gathered problem past 2**53: the library's own call on a 1-wide
     input padded by 2**52 on both sides under stride 2**53 gives two outputs where the formula gives one."""
     entry("onnxruntime")
-    from impls.onnxruntime_conv import EXACT_SHAPES, session
+    from convcheck.impls.onnxruntime_conv import EXACT_SHAPES, session
 
     x, weight = np.full((1, 1, 1, 1), 2, dtype=np.float32), np.array([[[[1, 0]]]], dtype=np.float32)
     pad, stride = EXACT_SHAPES // 2, EXACT_SHAPES

@@ -12,11 +12,11 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from convcheck.properties.errors import error_bound
+from convcheck.properties.oracle import reference_conv2d
 
-import impls
 from benchmarks.workloads import WORKLOADS, Workload
-from properties.errors import error_bound
-from properties.oracle import reference_conv2d
+from convcheck import impls
 
 LIMIT = 64 * 2**20
 

@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from impls._library import Library
+from convcheck.impls._library import Library
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORKS = ("torch", "jax", "jaxlib", "onnxruntime", "onnx", "cv2", "tensorflow", "mygrad")
@@ -33,10 +32,10 @@ def frameworks_loaded_by(statement: str) -> list[str]:
 @pytest.mark.parametrize(
     "statement",
     [
-        "import impls.contract",
-        "import impls.registry",
-        "from impls import Capabilities, ConvArgumentError, normalize, output_size",
-        "import properties.strategies",
+        "import convcheck.impls.contract",
+        "import convcheck.impls.registry",
+        "from convcheck.impls import Capabilities, ConvArgumentError, normalize, output_size",
+        "import convcheck.properties.strategies",
         "import impls; impls.REGISTRY, impls.UNAVAILABLE",
     ],
 )
@@ -45,7 +44,7 @@ def test_importing_the_contract_a_case_or_the_registry_loads_no_framework(statem
 
 
 def test_an_entry_imports_its_library_at_its_first_call():
-    import impls
+    from convcheck import impls
 
     if "torch" not in impls.REGISTRY:
         pytest.skip(f"torch: {impls.UNAVAILABLE.get('torch')}")

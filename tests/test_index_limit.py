@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from convcheck.impls import ConvArgumentError, normalize
+from convcheck.impls.contract import INDEX_LIMIT
+from convcheck.properties.oracle import reference_conv2d
 from hypothesis import given
 from hypothesis import strategies as st
-
-from impls import ConvArgumentError, normalize
-from impls.contract import INDEX_LIMIT
-from properties.oracle import reference_conv2d
 
 X = np.zeros((1, 1, 5, 5), dtype=np.float32)
 W = np.zeros((1, 1, 3, 3), dtype=np.float32)

@@ -20,7 +20,7 @@ PROJECT_MODULE = '''
 """A project's own conv2d, correct, and the same with a flipped kernel."""
 import numpy as np
 
-from impls import REGISTRY
+from convcheck.impls import REGISTRY
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -90,9 +90,24 @@ def project(tmp_path) -> Path:
     return tmp_path
 
 
-def test_the_installed_package_is_used(environment, project):
-    found = run([str(environment / "bin" / "python"), "-c", "import properties; print(properties.__file__)"], project)
+def test_the_wheel_installs_one_package_named_convcheck(environment, project):
+    python = str(environment / "bin" / "python")
+    found = run([python, "-c", "import convcheck.impls as i; print(i.__file__)"], project)
     assert Path(found.stdout.strip()).is_relative_to(environment), found.stdout + found.stderr
+    record = next(environment.glob("lib/python*/site-packages/convcheck-*.dist-info/RECORD")).read_text()
+    top_level = {line.split("/")[0] for line in record.splitlines()} - {"", ".."}  # "..": the command, in bin/
+    assert {name for name in top_level if not name.startswith("convcheck")} == set(), top_level
+
+
+def test_a_project_with_a_package_named_properties_keeps_it_and_runs_the_check(environment, project):
+    """Installed beside a package named ``properties`` (an existing distribution's name), each imports its own."""
+    (project / "properties").mkdir()
+    (project / "properties" / "__init__.py").write_text('OWNER = "the project"\n')
+    python = str(environment / "bin" / "python")
+    found = run([python, "-c", "import properties; print(properties.OWNER)"], project)
+    assert found.stdout.strip() == "the project", found.stdout + found.stderr
+    check = run([str(environment / "bin" / "convcheck"), "check", "mypkg.conv:conv2d", "-k", "shape", "-q"], project)
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr
 
 
 def test_the_environment_sees_its_own_packages_then_these_and_no_others(environment, project):

@@ -61,7 +61,7 @@ def test_the_time_limit_follows_what_the_entry_has_shown(suite, pytester):
         entries="""
         import time
 
-        from impls import REGISTRY
+        from convcheck.impls import REGISTRY
 
         calls = 0
 
@@ -96,7 +96,7 @@ def test_a_library_imported_during_a_call_does_not_count_against_its_limit(suite
     pytester.makepyfile(slow_library="import time\n\ntime.sleep(2)\n")
     pytester.makepyfile(
         importing="""
-        from impls import REGISTRY
+        from convcheck.impls import REGISTRY
 
 
         def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -121,7 +121,7 @@ def test_a_torch_thread_pool_started_before_the_fork_does_not_hang_the_child(pyt
     pytester.makeconftest(
         """
         import torch
-        from properties import isolation
+        from convcheck.properties import isolation
 
         def pytest_configure(config):  # the convcheck plug-in adds the options; this run is no property run
             torch.set_num_threads(2)
@@ -169,8 +169,8 @@ def test_isolation_is_off_with_a_warning_where_a_fork_would_deadlock(tmp_path):
             """
             import jax.numpy as jnp
 
-            import impls
-            from properties.runner import check_implementation
+            from convcheck import impls
+            from convcheck.properties.runner import check_implementation
 
             assert float(jnp.ones(3).sum()) == 3.0  # JAX's backends start before the run does
             report = check_implementation(impls.REGISTRY["im2col"], extra_args=["-k", "shape"])
@@ -189,7 +189,7 @@ def test_a_cuda_context_in_this_process_is_a_fork_hazard(monkeypatch):
     """A child forked after CUDA was initialized cannot use CUDA ("Cannot re-initialize CUDA in forked subprocess")."""
     from types import SimpleNamespace
 
-    from properties.isolation import fork_hazards
+    from convcheck.properties.isolation import fork_hazards
 
     monkeypatch.delitem(sys.modules, "jax._src.xla_bridge", raising=False)  # an earlier test may have started JAX
     cuda_started = SimpleNamespace(cuda=SimpleNamespace(is_initialized=lambda: True))

@@ -5,15 +5,14 @@ import math
 
 import numpy as np
 import pytest
+from convcheck.impls import REGISTRY, Entry
+from convcheck.properties.catalogue import LAYERS
+from convcheck.properties.layer_cases import BATCHES, MAX_ELEMENTS, Size, allowance, crop, layer_cases, why_not
+from convcheck.properties.oracle import reference_conv2d, tap_reads
+from convcheck.properties.scalable import product_reference, reference
+from convcheck.properties.simplify import normalized
+from convcheck.properties.strategies import conv_cases, exact_cases
 from hypothesis import Phase, given, seed, settings
-
-from impls import REGISTRY, Entry
-from properties.catalogue import LAYERS
-from properties.layer_cases import BATCHES, MAX_ELEMENTS, Size, allowance, crop, layer_cases, why_not
-from properties.oracle import reference_conv2d, tap_reads
-from properties.scalable import product_reference, reference
-from properties.simplify import normalized
-from properties.strategies import conv_cases, exact_cases
 
 
 def unhinted() -> Entry:

@@ -61,7 +61,7 @@ def user_folder(tmp_path):
 def test_a_mistake_in_the_users_module_is_one_line_before_any_test(user_folder, target, message):
     from tests.conftest import ROOT
 
-    command = [sys.executable, "-m", "properties.cli", "check", target]
+    command = [sys.executable, "-m", "convcheck.properties.cli", "check", target]
     environment = {"PYTHONPATH": f"{ROOT}", "PATH": "/usr/bin:/bin", "HOME": str(user_folder)}
     run = subprocess.run(command, cwd=user_folder, capture_output=True, text=True, env=environment, timeout=300)
     errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR")]

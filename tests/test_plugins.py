@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from convcheck.impls.contract import normalize
 
-import impls
-from impls.contract import normalize
+from convcheck import impls
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -25,7 +25,7 @@ PLUGIN_MODULE = '''
 """An outside package that adds two implementations through the convcheck.impls entry-point group."""
 import numpy as np
 
-from impls.registry import implementation
+from convcheck.impls.registry import implementation
 
 
 @implementation("example-plugin", max_gflop=0.01)
@@ -54,7 +54,7 @@ example-plain = example_plugin:plain
 REPORT = """
 import json, sys
 import numpy as np
-import impls
+from convcheck import impls
 entries = {name: {"model": e.error_model, "dtypes": list(e.capabilities.dtypes), "groups": e.capabilities.groups,
                   "max_gflop": e.max_gflop, "origin": e.origin} for name, e in impls.REGISTRY.items()}
 probe = {}
@@ -116,7 +116,7 @@ def test_plugin_with_a_taken_name_is_refused(plugin_site):
 
 
 def test_template_is_not_registered_but_works():
-    from impls import template
+    from convcheck.impls import template
 
     assert template.my_conv.name not in impls.REGISTRY, "template.py is excluded from discovery by name"
     rng = np.random.default_rng(3)
@@ -132,26 +132,23 @@ def test_template_is_not_registered_but_works():
     np.testing.assert_allclose(out, impls.REGISTRY["torch"](x, weight, bias, padding="same", groups=2), atol=1e-12)
 
 
-def test_a_module_dropped_into_a_copy_of_impls_is_discovered(tmp_path):
-    copy = tmp_path / "impls"
-    shutil.copytree(REPOSITORY / "impls", copy, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(copy / "template.py", copy / "my_conv.py")
+def test_a_module_dropped_into_impls_of_a_checkout_is_discovered(tmp_path):
+    """One new file in ``impls/`` of a checkout (here a copy of this one) is an entry of ``convcheck.impls``."""
+    for folder in ("convcheck", "impls", "properties"):
+        shutil.copytree(REPOSITORY / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(tmp_path / "impls" / "template.py", tmp_path / "impls" / "my_conv.py")
     code = textwrap.dedent(
         """
         import json
-        import impls
-        from impls.registry import discover
-        found = discover(package="impls", plugins=False)
-        print(json.dumps({"file": impls.__file__, "discovered": sorted(found),
-                          "registry": sorted(impls.REGISTRY), "origin": found["my-conv"].origin}))
+        from convcheck import impls
+        print(json.dumps({"file": impls.__file__, "registry": sorted(impls.REGISTRY),
+                          "origin": impls.REGISTRY["my-conv"].origin}))
         """
     )
-    report = run_python(code, path=[tmp_path, REPOSITORY])
-    assert Path(report["file"]).parent == copy, "the copy, not the repository's package, was imported"
-    assert "my-conv" in report["discovered"]
-    assert "my-conv" in report["registry"]
-    assert report["origin"] == "impls.my_conv"
-    assert set(impls.REGISTRY) <= set(report["discovered"])
+    report = run_python(code, path=[tmp_path])
+    assert Path(report["file"]).parent == tmp_path / "impls", "the copy, not the repository's package, was imported"
+    assert report["origin"] == "convcheck.impls.my_conv"
+    assert set(impls.REGISTRY) | {"my-conv"} <= set(report["registry"])
 
 
 def test_installed_plugin_entries_are_parametrized_in_the_property_suite(plugin_site, pytester, monkeypatch):

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from convcheck.impls import REGISTRY, Entry
+from convcheck.properties.assertions import assert_close, bound_text
+from convcheck.properties.cases import ConvCase
+from convcheck.properties.failures import PropertyFailure
+from convcheck.properties.invalid_calls import INVALID_CLASSES, InvalidCall, invalid_calls
+from convcheck.properties.oracle import reference_conv2d
+from convcheck.properties.reproductions import reproducible
+from convcheck.properties.strategies import exact_cases
+from convcheck.properties.test_agreement import check_matches_oracle
+from convcheck.properties.test_invalid_arguments import check_refuses
 from hypothesis import HealthCheck, Phase, find, settings
 
-from impls import REGISTRY, Entry
-from properties.assertions import assert_close, bound_text
-from properties.cases import ConvCase
-from properties.failures import PropertyFailure
-from properties.invalid_calls import INVALID_CLASSES, InvalidCall, invalid_calls
-from properties.oracle import reference_conv2d
-from properties.reproductions import reproducible
-from properties.strategies import exact_cases
-from properties.test_agreement import check_matches_oracle
-from properties.test_invalid_arguments import check_refuses
 from tests.gallery import buggy
 
 ROOT = Path(__file__).resolve().parents[1]

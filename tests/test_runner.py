@@ -6,11 +6,10 @@ import os
 import sys
 
 import numpy as np
+from convcheck.impls import REGISTRY
+from convcheck.properties.runner import check_implementation
 from hypothesis import settings
 from threadpoolctl import threadpool_info
-
-from impls import REGISTRY
-from properties.runner import check_implementation
 
 SHAPE_ONLY = ("-k", "test_output_shape_matches_formula")
 

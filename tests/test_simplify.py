@@ -6,15 +6,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from convcheck.impls.registry import Capabilities
+from convcheck.properties.cases import ConvCase
+from convcheck.properties.failures import PropertyFailure
+from convcheck.properties.reproductions import reproducible
+from convcheck.properties.simplify import simpler, simplest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import impls
-from impls.registry import Capabilities
-from properties.cases import ConvCase
-from properties.failures import PropertyFailure
-from properties.reproductions import reproducible
-from properties.simplify import simpler, simplest
+from convcheck import impls
 
 LOOP = impls.REGISTRY["loop"]
 CORNER = ConvCase(

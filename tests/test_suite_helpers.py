@@ -5,14 +5,13 @@ import functools
 import numpy as np
 import pytest
 import torch
+from convcheck.impls import REGISTRY, Capabilities, normalize
+from convcheck.properties.assertions import evidence
+from convcheck.properties.cases import ConvCase, with_layout
+from convcheck.properties.errors import error_bound, is_exact_data
+from convcheck.properties.oracle import reference_conv2d
+from convcheck.properties.strategies import CORNERS, LARGE, SMALL, conv_cases, exact_cases
 from hypothesis import Phase, given, settings
-
-from impls import REGISTRY, Capabilities, normalize
-from properties.assertions import evidence
-from properties.cases import ConvCase, with_layout
-from properties.errors import error_bound, is_exact_data
-from properties.oracle import reference_conv2d
-from properties.strategies import CORNERS, LARGE, SMALL, conv_cases, exact_cases
 
 FEW = settings(max_examples=30, deadline=None)
 

@@ -2,8 +2,7 @@
 completed call in the run; ``--call-timeout`` fixes it; after an import, at least the floor."""
 
 import pytest
-
-from properties.time_limits import FACTOR, FLOOR_S, CallLimits
+from convcheck.properties.time_limits import FACTOR, FLOOR_S, CallLimits
 
 
 def test_an_entry_none_of_whose_calls_has_ended_gets_the_floor():

@@ -1,7 +1,7 @@
 """Deliberately wrong conv2d callables: each is the correct computation with exactly ONE realistic defect.
 
-Every entry validates its arguments with the shared contract (``impls.normalize``), so that only its one bug is
-wrong about it; the exceptions are :func:`channels_unchecked` and :func:`dtypes_unchecked`, whose bug is a missing
+Every entry validates its arguments with the shared contract (``convcheck.impls.normalize``), so that only its one bug
+is wrong about it; the exceptions are :func:`channels_unchecked` and :func:`dtypes_unchecked`, whose bug is a missing
 check. The correct computation is torch's (:func:`_conv` on a possibly altered problem) or the gallery's own direct
 sum. These are test fixtures for the property suite (``tests/test_gallery.py``) and are never registered.
 """
@@ -10,9 +10,9 @@ import functools
 from dataclasses import replace
 
 import numpy as np
+from convcheck.impls import REGISTRY, Conv2dProblem, normalize
+from convcheck.impls.torch_conv import torch_conv2d
 
-from impls import REGISTRY, Conv2dProblem, normalize
-from impls.torch_conv import torch_conv2d
 from tests.gallery.correct import TEXTBOOK_DECLARATION, direct_sum, textbook
 
 

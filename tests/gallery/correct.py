@@ -6,11 +6,10 @@ read (``Conv2dProblem.tap_gathered``), so that extreme strides and paddings cost
 """
 
 import numpy as np
+from convcheck.impls import Conv2dProblem, normalize
+from convcheck.impls.scipy_correlate import dilate_kernel
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import fftconvolve
-
-from impls import Conv2dProblem, normalize
-from impls.scipy_correlate import dilate_kernel
 
 
 def einsum_float64(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

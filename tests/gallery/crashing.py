@@ -5,8 +5,7 @@ import ctypes
 import time
 
 import numpy as np
-
-from impls import REGISTRY
+from convcheck.impls import REGISTRY
 
 
 def segfault_on_odd_width(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
