@@ -51,8 +51,7 @@ def test_a_benchmark_run_sets_threads_flags_load_and_restores_the_process(pytest
     before = thread_counts()
     pytester.makepyfile(
         test_inner="""
-        from convcheck.properties.conformance import ConformanceSummary
-from convcheck.properties.threads import thread_counts, torch_module
+        from convcheck.properties.threads import thread_counts, torch_module
 
         def test_inner(benchmark):
             seen = thread_counts()
@@ -376,7 +375,7 @@ def test_a_wrong_benchmarked_result_fails_its_row_with_the_suite_s_report(pytest
     )  # fmt: skip
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*PropertyFailure: the benchmarked result of size_lab * [[]flipped[]]: * outputs outside the bound",
+        ["*the benchmarked result of size_lab * [[]flipped[]]: * outputs outside the bound",
          "*worst: out[[]*", "*expected: the float64 reference, within the error bound"]
     )  # fmt: skip
 
