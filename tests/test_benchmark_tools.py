@@ -26,9 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def clean_environment(monkeypatch):
-    """No xdist worker or Hypothesis settings of the outer run leak into an inner pytest run."""
+    """No xdist worker or Hypothesis settings of the outer run leak into an inner pytest run, which imports this
+    repository's packages (not a copy installed elsewhere)."""
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "HYPOTHESIS_PROFILE", "PYTEST_ADDOPTS"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
 
 
 # Thread control and load flags
@@ -51,8 +53,7 @@ def test_a_benchmark_run_sets_threads_flags_load_and_restores_the_process(pytest
     before = thread_counts()
     pytester.makepyfile(
         test_inner="""
-        from properties.conformance import ConformanceSummary
-from properties.threads import thread_counts, torch_module
+        from properties.threads import thread_counts, torch_module
 
         def test_inner(benchmark):
             seen = thread_counts()
@@ -147,7 +148,6 @@ def test_a_timed_run_restarts_without_openblas_overrides_and_records_the_kernel(
     )
     storage = pytester.path / "storage"
     options = ["-p", "benchmarks.conftest", "--benchmark-max-time=0.01", f"--benchmark-storage={storage}"]
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
     for name in (*OPENBLAS_OVERRIDES, *IDLE_SLEEP):
         monkeypatch.delenv(name, raising=False)
     machine = subprocess.run([sys.executable, "-c", BLAS_KERNELS], capture_output=True, text=True, check=True)
