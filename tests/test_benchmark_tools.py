@@ -274,7 +274,7 @@ def test_a_paired_ratio_that_disagrees_with_the_ratio_of_the_medians_is_flagged_
     assert "0.64 vs 2.43" in im2col
     assert "[0.62-0.66]" not in im2col
     assert "3.70 [3.60-3.80]" in im2col  # x GEMM agrees with 18.5 / 5.0
-    assert im2col.split()[-1] == "P"
+    assert report.flags(found["im2col"]) == "P"
     assert report.ratio_name(found["im2col"], "torch") == "resnet18_stem_b8/im2col x torch"
     compared = report.compare_table(list(found.values()), list(found.values()), "itself")
     assert "0.64? -> 0.64?" in next(line for line in compared if " im2col " in line)
