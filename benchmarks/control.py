@@ -36,8 +36,8 @@ IDLE_SLEEP = {
 
 
 # OpenBLAS overrides of its CPU detection, read when it loads: a core type or an L2 size other than the machine's
-# makes it run another, slower GEMM kernel (on the test machine NumPy's float32 GEMM 1.1-1.8x slower). A benchmark run
-# starts without them.
+# makes it run another, slower GEMM kernel (on the test machine, two threads, NumPy's float32 GEMM of the ResNet-18
+# layers took 1.1-1.8x torch's time with them, 1.00-1.08x without). A benchmark run starts without them.
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 

@@ -69,15 +69,19 @@ def rows(run: dict) -> list[Row]:
 
 
 def checked(found: list[Row]) -> list[Row]:
-    """The rows with each paired ratio that disagrees with the ratio of the medians (where the reference's own row is
-    in the run) in ``disagreeing``."""
+    """The rows with each paired ratio that disagrees with the ratio of the medians in ``disagreeing``.
+
+    Checked where the reference's own row is in the run and does not pair with this row's subject: two rows that pair
+    with each other (the GEMM row and torch's) interleave the same two calls, so their medians differ from their
+    paired ratio only by the drift between the two benchmarks, which pairing removes.
+    """
     by_key = {row.key: row for row in found}
     result = []
     for row in found:
         disagreeing = {}
         for reference, paired in row.ratios.items():
             own = by_key.get((row.workload, reference))
-            if own is not None:
+            if own is not None and row.implementation not in own.ratios:
                 medians = Spread(row.time.median / own.time.median, row.time.q1 / own.time.q3,
                                  row.time.q3 / own.time.q1, 0)  # fmt: skip
                 if beyond_noise(paired, medians):
