@@ -1,4 +1,4 @@
-"""``python -m properties``: the ``convcheck`` command (see :mod:`convcheck.properties.cli`)."""
+"""``python -m convcheck.properties``: the ``convcheck`` command (see :mod:`convcheck.properties.cli`)."""
 
 import sys
 

@@ -33,6 +33,9 @@ class Layer:
     dilation: int = 1
     groups: int = 1
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # one line in Hypothesis's falsifying examples, not a field a line
+        printer.text(f"Layer({self.network} {self.name})")
+
     @property
     def ident(self) -> str:
         """A test id: ``resnet-50-res4-3x3``."""
