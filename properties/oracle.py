@@ -94,13 +94,14 @@ def reference_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, grou
             seen = x[:, :, in_h, in_w].astype(dtype)
             out[..., out_h, out_w] += contracted(taps[..., u, v], seen.reshape(n, groups, c_group, *seen.shape[2:]))
             continue
-        gathered = np.zeros((n, groups, c_group, len(chunk), rows, cols), dtype=dtype)
+        gathered = np.zeros((n, groups, len(chunk), c_group, rows, cols), dtype=dtype)  # tap by tap, then channels
         for index, (_, _, (out_h, in_h), (out_w, in_w)) in enumerate(chunk):
             seen = x[:, :, in_h, in_w]
-            gathered[:, :, :, index, out_h, out_w] = seen.reshape(n, groups, c_group, *seen.shape[2:])
+            gathered[:, :, index, :, out_h, out_w] = seen.reshape(n, groups, c_group, *seen.shape[2:])
         us, vs = [read[0] for read in chunk], [read[1] for read in chunk]
         depth = c_group * len(chunk)
-        out += contracted(taps[..., us, vs].reshape(groups, -1, depth), gathered.reshape(n, groups, depth, rows, cols))
+        weights = np.moveaxis(taps[..., us, vs], 3, 2).reshape(groups, -1, depth)  # (G, O, taps * channels)
+        out += contracted(weights, gathered.reshape(n, groups, depth, rows, cols))
     out = out.reshape(n, c_out, rows, cols)
     if bias is not None:
         out += np.asarray(bias, dtype=dtype)[:, None, None]
