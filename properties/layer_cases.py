@@ -45,7 +45,7 @@ HINT_SHARE = 1 / 80  # of an entry's cost hint: a few hundredths of a second at 
 STEP_FLOP = 1024  # an output position or a plane pair, for an entry with a cost hint
 TRANSFORM_FLOP = 256  # a padded input element of a plane pair, for a normwise entry with a cost hint
 # Batch sizes of training and inference, and tails after blocks of 8, 16 and 32 (drawn first: 1 is the simplest).
-BATCHES = (1, 2, 4, 8, 9, 16, 17, 24, 32, 33, 48, 63, 64)
+BATCHES = (1, 2, 4, 8, 9, 16, 17, 24, 32, 33, 40, 48, 56, 63, 64)
 SHARES = (1 / 16, 1, 1, 1)  # of the allowance a case takes (drawn first: a small crop is the simplest)
 
 

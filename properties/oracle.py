@@ -3,14 +3,19 @@
 It shares no code with the implementations under test: it parses its own padding, finds its own output extent by
 counting where the window fits, and accumulates tap by tap in float64 (exact products for float32 data) or
 ``np.longdouble`` (for float64 data). The zero border is never built: each tap reads, per axis, the one strided run of
-input rows that its outputs see inside the input, so strides, paddings and dilations of any size cost nothing. In
-float64 each tap's channel contraction is a BLAS matrix product, so the same code is the float64 reference of layers
-of real networks (:mod:`convcheck.properties.scalable`).
+input rows that its outputs see inside the input, so strides, paddings and dilations of any size cost nothing. Where a
+group has few channels, a few taps are gathered (zeros where they read the border) and summed in one contraction, so
+that each contraction has at least ``CHUNK_DEPTH`` products and a first layer or a depthwise one passes over its
+output a few times rather than once a tap. In float64 each contraction is a BLAS matrix product, so the same code is
+the float64 reference of layers of real networks (:mod:`convcheck.properties.scalable`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+CHUNK_DEPTH = 64  # products summed in one contraction, where a group's channels are fewer: taps gathered together
+CHUNK_ELEMENTS = 2**23  # of the taps gathered for one contraction (64 MiB in float64)
 
 
 def pair(value) -> tuple[int, int]:
@@ -72,18 +77,34 @@ def reference_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, grou
     top, bottom, left, right = explicit_padding(padding, (kh, kw), (dh, dw))
     rows = windows_fitting(height, kh, sh, dh, top, bottom)
     cols = windows_fitting(width, kw, sw, dw, left, right)
-    data = x.astype(dtype).reshape(n, groups, c_group, height, width)  # converted once, read by every tap
     taps = weight.astype(dtype).reshape(groups, c_out // groups, c_group, kh, kw)
     out = np.zeros((n, groups, c_out // groups, rows, cols), dtype=dtype)
+    reads = []  # (u, v, the outputs it reaches, the input it reads) of each tap that reads the input
     for u in range(kh):
         if (along_h := tap_reads(height, rows, sh, u * dh - top)) is None:  # this row of taps reads only zeros
             continue
         out_h, in_h = along_h
         for v in range(kw):
-            if (along_w := tap_reads(width, cols, sw, v * dw - left)) is None:
-                continue
-            out_w, in_w = along_w
-            out[..., out_h, out_w] += contracted(taps[..., u, v], data[..., in_h, in_w])
+            along_h = tap_reads(height, rows, sh, u * dh - top)
+            along_w = tap_reads(width, cols, sw, v * dw - left)
+            if along_h is not None and along_w is not None:  # else this tap reads only the zero border
+                reads.append((u, v, along_h, along_w))
+    per_chunk = max(1, min(CHUNK_DEPTH // c_group, CHUNK_ELEMENTS // (x.shape[0] * x.shape[1] * rows * cols)))
+    for start in range(0, len(reads), per_chunk):
+        chunk = reads[start : start + per_chunk]
+        if len(chunk) == 1:
+            u, v, (out_h, in_h), (out_w, in_w) = chunk[0]
+            seen = x[:, :, in_h, in_w].astype(dtype)
+            out[..., out_h, out_w] += contracted(taps[..., u, v], seen.reshape(n, groups, c_group, *seen.shape[2:]))
+            continue
+        gathered = np.zeros((n, groups, len(chunk), c_group, rows, cols), dtype=dtype)  # tap by tap, then channels
+        for index, (_, _, (out_h, in_h), (out_w, in_w)) in enumerate(chunk):
+            seen = x[:, :, in_h, in_w]
+            gathered[:, :, index, :, out_h, out_w] = seen.reshape(n, groups, c_group, *seen.shape[2:])
+        us, vs = [read[0] for read in chunk], [read[1] for read in chunk]
+        depth = c_group * len(chunk)
+        weights = np.moveaxis(taps[..., us, vs], 3, 2).reshape(groups, -1, depth)  # (G, O, taps * channels)
+        out += contracted(weights, gathered.reshape(n, groups, depth, rows, cols))
     out = out.reshape(n, c_out, rows, cols)
     if bias is not None:
         out += np.asarray(bias, dtype=dtype)[:, None, None]
