@@ -145,7 +145,7 @@ def test_property_suite_catches_every_known_bug_and_flags_no_correct_entry(run_s
     entries.update({correct_id(name): f"{correct.__name__}:{name}" for name in CORRECT})
     with capsys.disabled():
         print(f"\nknown-bug gallery: the property suite on {len(KNOWN_BUGS)} bugs and {len(CORRECT)} correct entries "
-              f"(-n {WORKERS}; about 3 minutes on 2 cores) ...", flush=True)  # fmt: skip
+              f"(-n {WORKERS}; several minutes on 2 cores) ...", flush=True)  # fmt: skip
     start = time.perf_counter()
     options = [f"--impl={name}={target}" for name, target in entries.items()]
     run = run_suite("properties", "-q", "-n", WORKERS, "-k", selection(entries), *options)
