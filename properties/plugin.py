@@ -91,6 +91,7 @@ def register_profiles() -> None:
         "deadline": None,
         "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
         "report_multiple_bugs": False,  # one failure per property, never an ExceptionGroup
+        "print_blob": False,  # a failure carries its own reproduction; Hypothesis's CI profile would add a blob line
     }
     find_and_shrink = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]  # no 'explain' block
     settings.register_profile("default", max_examples=40, phases=find_and_shrink, **common)
