@@ -324,10 +324,13 @@ def pytest_runtest_makereport(item, call):
     report = yield
     if call.when == "call" and report.failed and call.excinfo is not None:
         error = call.excinfo.value
+        inner = [e for e in getattr(error, "exceptions", ()) if type(e).__qualname__ == "PropertyFailure"]
+        flaky = f"{type(error).__name__}: it did not fail again on replay; its first failure:\n" if inner else ""
+        error = inner[0] if inner else error  # a failure Hypothesis could not replay: the report of its first one
         notes = getattr(error, "__notes__", [])  # Hypothesis's falsifying example, as the terminal shows it
-        report.user_properties.append(("message", "\n".join([f"{type(error).__name__}: {error}", *notes])))
+        report.user_properties.append(("message", flaky + "\n".join([f"{type(error).__name__}: {error}", *notes])))
         if type(error).__qualname__ == "PropertyFailure":  # it says all, with its case: none of the suite's frames
-            report.longrepr = str(error)
+            report.longrepr = flaky + str(error)
         for key in ("case", "reproduce", "invalid", "law"):
             value = getattr(error, key, None)
             if isinstance(value, str):
