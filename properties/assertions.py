@@ -9,6 +9,7 @@ import numpy as np
 from convcheck.properties.cases import ConvCase
 from convcheck.properties.failures import PropertyFailure
 from convcheck.properties.hints import likely_cause
+from convcheck.properties.watching import watching
 from hypothesis import currently_in_test_context, event
 
 
@@ -58,9 +59,16 @@ def assert_close(actual, expected, bound, what: str, impl, case: ConvCase | None
         lines.append(f"expected: {compared_with}")
     hint = None
     if isinstance(case, ConvCase):
-        hint = functools.partial(likely_cause, impl, case)
+        hint = functools.partial(_watched_likely_cause, impl, case)
     detail = f"{int(outside.sum())} of {outside.size} outputs outside the bound"
     raise PropertyFailure(what, detail, impl, case, lines, hint)
+
+
+def _watched_likely_cause(impl, case: ConvCase) -> str | None:
+    """The hint of a failure (computed once, when the report is first printed, in the test's process): its calls of
+    the implementation are watched like the check's own, so a crash or a hang in them is reported as such."""
+    with watching(impl.name, f"the likely-cause comparison of {case.descriptor()}"):
+        return likely_cause(impl, case)
 
 
 def evidence(expected: np.ndarray) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from convcheck.impls import UnsupportedConfiguration, normalize
-from convcheck.properties import isolation
 from convcheck.properties.assertions import assert_shape
 from convcheck.properties.errors import error_bound, is_exact_data
 from convcheck.properties.failures import PropertyFailure, crashed
+from convcheck.properties.watching import describe_call, watching
 
 
 def examples(factor: float) -> pytest.MarkDecorator:
@@ -29,7 +29,7 @@ def call_or_skip(impl, x, weight, bias=None, **geometry):
     if reason:
         pytest.skip(f"{impl.name}: {reason} (declared)")
     try:
-        with isolation.watching(impl.name, isolation.describe_call(x, weight, bias, geometry)):
+        with watching(impl.name, describe_call(x, weight, bias, geometry)):
             out = impl(x, weight, bias, **geometry)
     except UnsupportedConfiguration as error:
         raise PropertyFailure("declared capabilities", f"refused a configuration it declares: {error}", impl) from None

@@ -2,13 +2,13 @@
 
 import pytest
 from convcheck.impls import normalize
-from convcheck.properties import isolation
 from convcheck.properties.assertions import assert_close, record_evidence
 from convcheck.properties.errors import error_bound
 from convcheck.properties.oracle import reference_conv2d
 from convcheck.properties.reproductions import reproducible
 from convcheck.properties.strategies import LARGE, conv_cases
 from convcheck.properties.support import allowed_difference, call_or_skip, examples, require
+from convcheck.properties.watching import watching
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,7 +39,7 @@ def check_agrees_with(impl, case, other) -> None:
     out = call_or_skip(impl, x, weight, bias, **case.geometry())
     tolerance = allowed_difference([impl, other], x, weight, bias, **case.geometry())
     try:
-        with isolation.watching(other.name, case.descriptor()):
+        with watching(other.name, case.descriptor()):
             theirs = other(x, weight, bias, **case.geometry())
         assert_close(out, theirs, tolerance, f"agreement with {other.name}", impl, case)
     except Exception:  # a disagreement, or no result from the other: the oracle judges this entry's result

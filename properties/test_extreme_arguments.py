@@ -8,7 +8,6 @@ rejected with a ValueError (``ConvArgumentError`` for registered entries) naming
 """
 
 import pytest
-from convcheck.properties import isolation
 from convcheck.properties.assertions import assert_close
 from convcheck.properties.errors import error_bound
 from convcheck.properties.extreme_cases import extreme_cases, past_the_limit_cases
@@ -17,6 +16,7 @@ from convcheck.properties.memory import LIMIT_BYTES, measured
 from convcheck.properties.oracle import reference_conv2d
 from convcheck.properties.reproductions import reproducible
 from convcheck.properties.support import call_or_skip, examples
+from convcheck.properties.watching import watching
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,7 +55,7 @@ def check_rejected_past_the_limit(impl, case, name: str) -> None:
     expected = impl.argument_error
     law = f"{name} past 2**63 - 1 is refused"
     try:
-        with isolation.watching(impl.name, case.descriptor()):
+        with watching(impl.name, case.descriptor()):
             out = impl(*case.arrays(), **case.geometry())
     except ValueError as error:
         if not isinstance(error, expected):

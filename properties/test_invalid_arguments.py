@@ -6,11 +6,11 @@ the project's :class:`impls.ConvArgumentError`, whose messages the project's own
 
 import pytest
 from convcheck.impls.signature import where
-from convcheck.properties import isolation
 from convcheck.properties.failures import PropertyFailure
 from convcheck.properties.invalid_calls import BY_NAME, INVALID_CLASSES, InvalidCall, invalid_calls
 from convcheck.properties.reproductions import reproducible
 from convcheck.properties.support import examples, require
+from convcheck.properties.watching import watching
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,7 +25,7 @@ def check_refuses(impl, call: InvalidCall) -> None:
     expected = impl.argument_error
     law = "invalid arguments are refused"
     try:
-        with isolation.watching(impl.name, f"{call}"):
+        with watching(impl.name, f"{call}"):
             out = impl(x, weight, bias, **call.geometry())
     except ValueError as error:
         if not isinstance(error, expected):
