@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 
 from convcheck.impls import Capabilities
 from convcheck.properties.cases import LAYOUTS, VALUE_KINDS, ConvCase
-from convcheck.properties.strategies import _string_padding, allowed_values, conv_cases
+from convcheck.properties.corners import allowed_values, takes_padding_string
+from convcheck.properties.strategies import conv_cases
 from hypothesis import strategies as st
 
 INDEX_LIMIT = 2**63 - 1  # the contract's: the largest index NumPy (intp) and torch (int64) hold
@@ -114,7 +115,7 @@ def extreme_cases(draw, capabilities: Capabilities = Capabilities()) -> ConvCase
     rows, cols = axes
     padding: object = (rows.padding, cols.padding)
     same_spans_even = all(a.dilation * (a.kernel - 1) % 2 == 0 for a in axes) or not capabilities.symmetric_padding
-    takes_same = _string_padding("same", capabilities, ("same",)) and same_spans_even
+    takes_same = takes_padding_string("same", capabilities, ("same",)) and same_spans_even
     if not heavy and takes_same and rows.stride == cols.stride == 1 and draw(st.integers(0, 3)) == 0:
         padding = "same"  # stride 1: 'same' pads by the dilated span, whatever the dilation
     groups = c_in if capabilities.groups and draw(st.booleans()) else 1

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from convcheck.impls import Capabilities, output_size
 from convcheck.properties.cases import DRAWN, LAYOUTS, VALUE_KINDS, ConvCase, leading_values
+from convcheck.properties.corners import CORNERS, Corner, allowed_values, corner_options, takes_padding_string
 from hypothesis import strategies as st
 
 
@@ -71,46 +72,6 @@ CHANNEL_EDGES = (7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64)
 BATCH_EDGES = (3, 5, 7, 9)
 
 
-@dataclass(frozen=True)
-class Corner:
-    """A configuration that libraries special-case: the kernels, strides and paddings it fixes (square, dilation
-    ``dilation``) and its grouping; everything else is drawn as usual. A padding is an int for both axes, ``"half"``
-    (``dilation * (k - 1) // 2`` per axis) or ``"same"``."""
-
-    name: str
-    kernels: tuple[tuple[int, int], ...]
-    strides: tuple[int, ...] = (1,)
-    paddings: tuple = (0, "half", "same")
-    dilation: int = 1
-    groups: str = "any"  # "any" (drawn as usual), "grouped" (at least 2) or "depthwise" (one input channel a group)
-    multiplier: int = 1  # depthwise: output channels per input channel
-    weight: int = 1  # drawn this many times as often as a corner of weight 1 (how common it is in real networks)
-
-
-CORNERS = (
-    Corner("1x1", ((1, 1),), paddings=(0,), weight=2),
-    Corner("1x1 stride 2", ((1, 1),), strides=(2,), paddings=(0,)),
-    Corner("1x1 grouped", ((1, 1),), paddings=(0,), groups="grouped", weight=2),
-    Corner("3x3 stride 1", ((3, 3),), weight=3),
-    Corner("3x3 stride 2", ((3, 3),), strides=(2,), paddings=("half", 0)),
-    Corner("3x3 dilation 2", ((3, 3),), dilation=2),
-    Corner("depthwise 3x3", ((3, 3),), strides=(1, 2), paddings=("half", 0), groups="depthwise"),
-    Corner(
-        "depthwise 3x3 x2", ((3, 3),), strides=(1, 2), paddings=("half", 0), groups="depthwise", multiplier=2, weight=2
-    ),
-    Corner("5x5", ((5, 5),)),
-    Corner("1xk", ((1, 3), (1, 5), (1, 7))),
-    Corner("kx1", ((3, 1), (5, 1), (7, 1))),
-    Corner("7x7 stride 2 stem", ((7, 7),), strides=(2,), paddings=("half",), weight=2),
-    Corner("11x11 stride 4", ((11, 11),), strides=(4,), paddings=(2, 0)),
-)
-
-
-def allowed_values(values: tuple[int, ...] | None, low: int, high: int) -> list[int]:
-    """The values from ``low`` to ``high`` that a capability (None: every value) allows."""
-    return [v for v in range(low, high + 1) if values is None or v in values]
-
-
 def _drawn_pair(draw, values, square: bool) -> tuple[int, int]:
     """Two draws from ``values``, or one used for both axes when ``square``."""
     first = draw(values)
@@ -144,10 +105,6 @@ def _same_dilations(capabilities: Capabilities, kernel, values: list[int]) -> li
     return pairs
 
 
-def _string_padding(mode: str, capabilities: Capabilities, padding_modes) -> bool:
-    return mode in padding_modes and mode in capabilities.padding_strings and not capabilities.int_padding
-
-
 @st.composite
 def _uniform_geometry(draw, capabilities: Capabilities, padding_modes, limits: Limits, ints: bool) -> _Geometry:
     """Kernel, padding mode, stride, dilation and padding, each uniform in its range (or the far one, see
@@ -163,7 +120,7 @@ def _uniform_geometry(draw, capabilities: Capabilities, padding_modes, limits: L
     strides = allowed_values(capabilities.strides, 1, limits.stride)
     dilations = allowed_values(capabilities.dilations, 1, limits.far_dilation if reach == 7 else limits.dilation)
     same_dilations = _same_dilations(capabilities, (kh, kw), dilations) if 1 in strides else []
-    modes = [m for m in padding_modes if m in ("pair", "none") or _string_padding(m, capabilities, padding_modes)]
+    modes = [m for m in padding_modes if m in ("pair", "none") or takes_padding_string(m, capabilities, padding_modes)]
     mode = draw(st.sampled_from([m for m in modes if m != "same" or same_dilations]))
     if mode == "same":  # 'same' is defined for stride 1 only
         return _Geometry((kh, kw), (1, 1), draw(st.sampled_from(same_dilations)), "same")
@@ -174,42 +131,6 @@ def _uniform_geometry(draw, capabilities: Capabilities, padding_modes, limits: L
     else:
         padding = (0, 0) if mode == "none" else mode
     return _Geometry((kh, kw), stride, dilation, padding)
-
-
-def _corner_options(corner: Corner, capabilities: Capabilities, padding_modes, min_groups: int):
-    """The (kernel, stride, padding) choices of ``corner`` inside the capabilities and the padding modes."""
-    if corner.groups != "any" and not capabilities.groups:
-        return []
-    if capabilities.dilations is not None and corner.dilation not in capabilities.dilations:
-        return []
-    options = []
-    for kernel in corner.kernels:
-        if capabilities.kernel_sizes is not None and kernel not in capabilities.kernel_sizes:
-            continue
-        if capabilities.odd_kernels and not kernel[0] % 2 * kernel[1] % 2:
-            continue
-        for stride in allowed_values(capabilities.strides, min(corner.strides), max(corner.strides)):
-            if stride not in corner.strides:
-                continue
-            for padding in corner.paddings:
-                spelled = _corner_padding(padding, kernel, corner.dilation)
-                if spelled == "same" and not (stride == 1 and _string_padding("same", capabilities, padding_modes)):
-                    continue
-                if spelled == (0, 0) and not {"pair", "none"} & set(padding_modes):
-                    spelled = "valid" if _string_padding("valid", capabilities, padding_modes) else None
-                elif isinstance(spelled, tuple) and spelled != (0, 0) and "pair" not in padding_modes:
-                    spelled = None
-                if isinstance(spelled, tuple) and capabilities.int_padding and spelled[0] != spelled[1]:
-                    spelled = None
-                if spelled is not None:
-                    options.append((kernel, stride, spelled))
-    return options
-
-
-def _corner_padding(padding, kernel, dilation: int):
-    if padding == "half":
-        return (dilation * (kernel[0] - 1) // 2, dilation * (kernel[1] - 1) // 2)
-    return padding if isinstance(padding, str) else (padding, padding)
 
 
 @st.composite
@@ -247,7 +168,7 @@ def conv_cases(
         raise ValueError("bias=True asked of an implementation that declares no bias")
     spelled_once = capabilities.square_strides or capabilities.square_dilations or capabilities.int_padding
     ints = spelled_once or draw(st.integers(0, 3)) == 3  # shrinks towards pairs
-    corners = [(c, o) for c in CORNERS if (o := _corner_options(c, capabilities, padding_modes, min_groups))]
+    corners = [(c, o) for c in CORNERS if (o := corner_options(c, capabilities, padding_modes, min_groups))]
     uniform = _uniform_geometry(capabilities, padding_modes, limits, ints)
     weighted = [choice for choice in corners for _ in range(choice[0].weight)]
     corner = draw(st.sampled_from(weighted)) if corners and draw(st.integers(0, 2)) else None  # two cases in three

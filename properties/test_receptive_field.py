@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from convcheck.properties.cases import one_int_where_equal
+from convcheck.properties.corners import allowed_values
 from convcheck.properties.failures import PropertyFailure
 from convcheck.properties.reproductions import reproducible
-from convcheck.properties.strategies import allowed_values
 from convcheck.properties.support import call_or_skip, examples
 from hypothesis import given
 from hypothesis import strategies as st

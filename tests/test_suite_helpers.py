@@ -8,9 +8,10 @@ import torch
 from convcheck.impls import REGISTRY, Capabilities, normalize
 from convcheck.properties.assertions import evidence
 from convcheck.properties.cases import ConvCase, with_layout
+from convcheck.properties.corners import CORNERS
 from convcheck.properties.errors import error_bound, is_exact_data
 from convcheck.properties.oracle import reference_conv2d
-from convcheck.properties.strategies import CORNERS, LARGE, SMALL, conv_cases, exact_cases
+from convcheck.properties.strategies import LARGE, SMALL, conv_cases, exact_cases
 from hypothesis import Phase, given, settings
 
 FEW = settings(max_examples=30, deadline=None)
