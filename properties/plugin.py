@@ -6,7 +6,8 @@ on tests that ask for an ``impl``: the property suite of this package, and the b
 - The run's registry: ``impls.REGISTRY``, the entries other plug-ins return from the ``pytest_convcheck_entries``
   hook (how :func:`convcheck.properties.runner.check_implementation` hands its callable over), and ``--impl
   NAME=MODULE:ATTR`` specs. ``--convcheck NAME=MODULE:ATTR`` does the same and also adds the property suite to the run
-  and keeps only the named entries under test (the other entries remain as references for the pairwise agreement).
+  and keeps only the named entries under test (the package's torch and im2col entries remain as the agreement
+  family's referees).
 - Settings for the run that asks, restored afterwards: the Hypothesis profile (``--hypothesis-profile``,
   ``HYPOTHESIS_PROFILE``, ``ci`` when ``CI`` is set, else ``default``), and each property's example count, scaled
   from that profile by its ``examples`` marker when the test runs.

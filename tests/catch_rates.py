@@ -33,7 +33,7 @@ from convcheck.properties import simplify
 from hypothesis import Phase, settings
 
 from tests.gallery import buggy
-from tests.test_gallery import KNOWN_BUGS
+from tests.test_gallery import KNOWN_BUGS, bug_id, selection
 
 ROOT = Path(__file__).resolve().parents[1]
 # Blocks, bands and tables at the sizes of real networks (batches past 16 and 32, channels past 64 and 128 a group,
@@ -76,7 +76,6 @@ DEFAULT_BUGS = (
 
 # Left out: it calls every registered entry (the other bugs too) per example, most of a run's time, and counts only
 # when it names no other bug; without it each rate is a lower bound.
-PAIRWISE = "test_agrees_with_every_other_implementation"
 
 
 @pytest.hookimpl(trylast=True)
@@ -89,27 +88,20 @@ def pytest_configure(config):
     simplify.MAX_TRIES = 0
 
 
-def entry_name(bug: str) -> str:
-    return f"bug_{bug}"
-
-
 def suite_command(bugs, report: Path, workers: int) -> list[str]:
     """``pytest properties --impl bug_NAME=tests.gallery.buggy:NAME ...``, selecting only the bugs' tests in the
     families that count for them (a failure elsewhere is no catch)."""
     command = [sys.executable, "-m", "pytest", str(ROOT / "properties"), "--rootdir", str(ROOT)]
     command += ["-c", str(ROOT / "pyproject.toml"), "-p", "no:cacheprovider", "-p", __spec__.name, "-q"]
     command += [f"--conformance-json={report}", "--repeats-before-stop=0"]
-    families = sorted(set().union(*(KNOWN_BUGS[bug] for bug in bugs)))
-    selected = " or ".join(entry_name(bug) for bug in bugs)
-    chosen = f"({selected}) and ({' or '.join(f'test_{family}' for family in families)})"
-    command += ["-k", f"{chosen} and not {PAIRWISE}"]
-    command += [f"--impl={entry_name(bug)}={buggy.__name__}:{bug}" for bug in bugs]
+    command += ["-k", selection(bugs)]
+    command += [f"--impl={bug_id(bug)}={buggy.__name__}:{bug}" for bug in bugs]
     return command + (["-n", str(workers)] if workers > 1 else [])
 
 
 def catching_families(report: Path, bugs) -> dict[str, set[str]]:
     """Per bug, the families with a failure (in the run's conformance JSON) whose message names no other bug."""
-    names = {entry_name(bug): bug for bug in bugs}
+    names = {bug_id(bug): bug for bug in bugs}
     caught: dict[str, set[str]] = {bug: set() for bug in bugs}
     for failure in json.loads(report.read_text())["failures"]:
         entry, message = failure["implementation"], failure["message"] or ""

@@ -12,7 +12,7 @@ FAMILIES = ["properties/test_agreement.py", "properties/test_shape.py", "propert
 
 
 def test_of_a_correct_and_a_buggy_candidate_only_the_buggy_one_fails(run_suite):
-    """The pairwise comparison charges a disagreement to the candidate the oracle says is wrong."""
+    """A correct candidate run beside a buggy one is never charged with the buggy one's results."""
     run = run_suite(
         *FAMILIES, "--convcheck=good=tests.gallery.correct:textbook_int_only",
         "--convcheck=bad=tests.gallery.buggy:textbook_padding_counted_once", profile="default",
