@@ -20,6 +20,7 @@ on tests that ask for an ``impl``: the property suite of this package, and the b
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
@@ -304,18 +305,21 @@ def pytest_runtest_call(item):
     test = getattr(item, "obj", None)
     if chosen is None or not hasattr(test, "hypothesis"):
         return (yield)
-    before = test._hypothesis_internal_use_settings  # what @settings would set
+    before = test._hypothesis_internal_use_settings, test._hypothesis_internal_use_seed  # what @settings, @seed set
     test._hypothesis_internal_use_settings = chosen
-    from hypothesis import core
-
-    forced = core.global_force_seed  # --hypothesis-seed's, for every test; else the run's, for this one
-    if forced is None and not chosen.derandomize:
-        core.global_force_seed = run_seed(item.config)
+    test._hypothesis_internal_use_seed = seed_of_test(item, None if chosen.derandomize else run_seed(item.config))
     try:
         return (yield)
     finally:
-        test._hypothesis_internal_use_settings = before
-        core.global_force_seed = forced
+        test._hypothesis_internal_use_settings, test._hypothesis_internal_use_seed = before
+
+
+def seed_of_test(item, run: int | str | None) -> int:
+    """The seed of one property test: the run's seed (None for a derandomized profile) and the test's id together.
+    One seed for every test would draw the same choices in every test of one function: the same cases for every
+    entry of the same capabilities, the same batch and dtype for every layer of the catalogue."""
+    digest = hashlib.sha256(f"{run}:{item.nodeid}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -3,6 +3,7 @@ shrink, and reproductions that fail the same way in a fresh interpreter, for eve
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -53,6 +54,9 @@ def raised(check, *args, **kwargs) -> PropertyFailure:
     with pytest.raises(PropertyFailure) as info:
         check(*args, **kwargs)
     return info.value
+
+
+REPLAY_SEPARATOR = "--- end of reproduction ---"
 
 
 def replay(snippet: str) -> subprocess.CompletedProcess:
@@ -243,9 +247,35 @@ def replays_the_same_way(report: str) -> str | None:
     """None when the report's reproduction, run in a fresh interpreter, fails with the report's first line; else
     what went differently."""
     snippet = reproduce_block(report.split("\nFalsifying example", 1)[0])
-    done = replay(snippet)
+    return _replay_difference(report, snippet, replay(snippet).stderr)
+
+
+def reports_that_do_not_replay(reports: list[str]) -> list[str]:
+    """What went differently for each report whose reproduction does not fail with its first line, the reproductions
+    run one after another in one fresh interpreter (each in a namespace of its own, as if pasted alone), which costs
+    one interpreter's start-up instead of one per report."""
+    snippets = [reproduce_block(report.split("\nFalsifying example", 1)[0]) for report in reports]
+    driver = (
+        "import json, sys, traceback\n"
+        "for number, snippet in enumerate(json.load(sys.stdin)):\n"
+        "    try:\n"
+        "        exec(compile(snippet, f'<reproduction {number}>', 'exec'), {'__name__': '__main__'})\n"
+        "    except BaseException:\n"
+        "        traceback.print_exc()\n"
+        f"    print({REPLAY_SEPARATOR!r}, file=sys.stderr, flush=True)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "HYPOTHESIS_"))}
+    done = subprocess.run([sys.executable, "-c", driver], input=json.dumps(snippets), cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120 + 30 * len(snippets))  # fmt: skip
+    outputs = done.stderr.split(REPLAY_SEPARATOR + "\n")
+    outputs += [f"(no output: the interpreter ended)\n{done.stderr[-1500:]}"] * (len(snippets) - len(outputs) + 1)
+    differences = map(_replay_difference, reports, snippets, outputs)
+    return [difference for difference in differences if difference]
+
+
+def _replay_difference(report: str, snippet: str, stderr: str) -> str | None:
     first = report.splitlines()[0]
-    return None if first in done.stderr else f"{first}\n--- replayed:\n{snippet}\n--- gave:\n{done.stderr[-1500:]}"
+    return None if first in stderr else f"{first}\n--- replayed:\n{snippet}\n--- gave:\n{stderr[-1500:]}"
 
 
 def test_a_crashing_implementation_gets_one_report_per_property_with_its_case(run_suite):
