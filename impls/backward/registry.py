@@ -41,6 +41,9 @@ class GradientEntry:
     def __repr__(self) -> str:
         return f"GradientEntry({self.operation}:{self.name})"
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # Hypothesis's printer would list a dataclass's fields
+        printer.text(repr(self))
+
     def __call__(self, *arguments, **keywords):
         return self.function(*arguments, **keywords)
 

@@ -1,0 +1,144 @@
+"""The cases of the transposed convolution and of conv2d's gradients, drawn from the forward's configurations.
+
+A :class:`GradientCase` is a forward :class:`convcheck.properties.cases.ConvCase` (drawn by the forward strategies,
+with their corners, edges and budget) and an output padding. Its conv2d_backward call takes the forward's ``x`` and
+``weight`` and a ``grad_out`` of the forward output's shape; its conv_transpose2d call is the adjoint of the forward
+convolution: the input of the forward output's shape, the forward kernel read as ``(C_in, C_out/groups, kH, kW)``,
+the forward's stride, dilation, groups and (symmetric) padding, and an output padding that is the forward's unused
+rows (so the output has the forward input's size) or any other that torch allows and leaves an output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from convcheck.impls import Capabilities, output_size
+from convcheck.properties.assertions import assert_close
+from convcheck.properties.cases import ConvCase, one_int_where_equal
+from convcheck.properties.failures import PropertyFailure, crashed
+from convcheck.properties.oracle import explicit_padding
+from convcheck.properties.strategies import conv_cases
+from convcheck.properties.watching import watching
+from hypothesis import settings
+from hypothesis import strategies as st
+
+
+@dataclass(frozen=True)
+class GradientCase:
+    """A forward configuration and the transposed call's output padding; prints as its code."""
+
+    forward: ConvCase
+    output_padding: tuple[int, int] = (0, 0)
+
+    def __repr__(self) -> str:
+        return f"GradientCase({self.forward.code()}, output_padding={self.output_padding})"
+
+    def descriptor(self) -> str:
+        return f"{self.forward.descriptor()} output_padding={self.output_padding}"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(self.descriptor())
+
+    def forward_output(self) -> tuple[int, int, int, int]:
+        """(N, C_out, H_out, W_out) of the forward convolution."""
+        case = self.forward
+        top, bottom, left, right = explicit_padding(case.padding, (case.kh, case.kw), case.dilation)
+        rows = output_size(case.h, case.kh, case.stride[0], top + bottom, case.dilation[0])
+        cols = output_size(case.w, case.kw, case.stride[1], left + right, case.dilation[1])
+        return (case.n, case.c_out, rows, cols)
+
+    def backward_call(self) -> tuple[tuple[np.ndarray, ...], dict]:
+        """``(grad_out, x, weight)`` and the geometry keywords of the conv2d_backward call."""
+        x_shape, weight_shape, _ = self.forward.shapes()
+        x, weight, grad_out = self.forward.arrays((x_shape, weight_shape, self.forward_output()))
+        return (grad_out, x, weight), self.forward.geometry()
+
+    def transposed_call(self) -> tuple[tuple[np.ndarray | None, ...], dict]:
+        """``(x, weight, bias)`` and the geometry keywords of the conv_transpose2d call."""
+        case = self.forward
+        _, weight_shape, _ = case.shapes()
+        bias_shape = (case.c_in,) if case.bias else None
+        x, weight, bias = case.arrays((self.forward_output(), weight_shape, bias_shape))
+        geometry = dict(case.geometry(), padding=self.padding(), output_padding=self.output_padding)
+        if case.ints:
+            geometry["output_padding"] = one_int_where_equal(self.output_padding)
+        return (x, weight, bias), geometry
+
+    def padding(self):
+        """The forward's padding as the transposed call's: a pair, or one int where the case spells it so."""
+        padding = (0, 0) if self.forward.padding == "valid" else self.forward.padding
+        return one_int_where_equal(padding) if self.forward.ints else padding
+
+    def unused_rows(self) -> tuple[int, int]:
+        """Per axis, the forward input's rows (columns) past its last window: the adjoint's output padding."""
+        case, (_, _, rows, cols) = self.forward, self.forward_output()
+        pads = (0, 0) if case.padding == "valid" else case.padding
+        spans = (case.dilation[0] * (case.kh - 1) + 1, case.dilation[1] * (case.kw - 1) + 1)
+        return tuple(
+            size + 2 * p - span - (out - 1) * s
+            for size, p, span, out, s in zip((case.h, case.w), pads, spans, (rows, cols), case.stride, strict=True)
+        )
+
+
+def backward_cases(dtypes, values=("int", "normal", "positive", "wide")):
+    """Cases of conv2d_backward: any forward configuration (padding strings included), grad_out drawn with it."""
+    capabilities = Capabilities(dtypes=tuple(dtypes))
+    return conv_cases(capabilities, values=values, bias=True).map(GradientCase)
+
+
+@st.composite
+def transposed_cases(draw, dtypes, values=("int", "normal", "positive", "wide"), adjoint_only: bool = False):
+    """Cases of conv_transpose2d: a forward configuration with symmetric integer padding, and an output padding:
+    half the cases (all, if ``adjoint_only``) the forward's unused rows, the others any allowed one."""
+    capabilities = Capabilities(dtypes=tuple(dtypes), padding_strings=("valid",))
+    forward = draw(conv_cases(capabilities, values=values, padding_modes=("pair", "valid")))
+    case = GradientCase(forward)
+    natural = case.unused_rows()
+    if adjoint_only or draw(st.booleans()):
+        return GradientCase(forward, natural)
+    extra = []
+    for axis, size in enumerate((forward.h, forward.w)):
+        top = max(forward.stride[axis], forward.dilation[axis]) - 1
+        extra.append(draw(st.integers(max(0, natural[axis] - size + 1), top)))  # leaves at least one output row
+    return GradientCase(forward, tuple(extra))
+
+
+def called(entry, arguments, geometry):
+    """``entry(*arguments, **geometry)``; any exception from this valid call is the entry's failure."""
+    __tracebackhide__ = True
+    try:
+        with watching(entry.name, f"{entry.operation} of {tuple(np.shape(a) for a in arguments)}"):
+            return entry(*arguments, **geometry)
+    except Exception as error:
+        raise crashed(entry, error) from None
+
+
+def failure(entry, case: GradientCase, law: str, detail: str) -> PropertyFailure:
+    """A broken law of ``entry`` on ``case``, the case printed as its code."""
+    found = PropertyFailure(law, detail, entry)
+    found.arguments = repr(case)
+    return found
+
+
+def assert_within(entry, case: GradientCase, actual, expected, bound, law: str) -> None:
+    """:func:`convcheck.properties.assertions.assert_close`, its failure naming ``case``."""
+    __tracebackhide__ = True
+    try:
+        assert_close(actual, expected, bound, law, entry, None, "the oracle, within the error bound")
+    except PropertyFailure as found:
+        found.arguments = repr(case)
+        raise
+
+
+def entries(operation: str) -> list:
+    """``pytest.param`` of every entry of ``operation`` that can run here, with its name as the id."""
+    from convcheck.impls.backward import ENTRIES
+
+    return [pytest.param(entry, id=name) for name, entry in ENTRIES[operation].items()]
+
+
+def examples(factor: float) -> settings:
+    """``factor`` times the example count of the profile loaded when the module is imported (the run's)."""
+    return settings(max_examples=max(1, round(settings().max_examples * factor)))

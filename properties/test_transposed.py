@@ -1,0 +1,92 @@
+"""conv_transpose2d: the oracle within the error model (bitwise on small integers), the output-size formula, the
+adjoint of conv2d, invalid arguments, and untouched inputs with a fresh result."""
+
+import numpy as np
+import pytest
+from convcheck.impls.backward import TRANSPOSED, transposed_output_size
+from convcheck.properties.backward_cases import (
+    GradientCase,
+    assert_within,
+    called,
+    entries,
+    examples,
+    failure,
+    transposed_cases,
+)
+from convcheck.properties.backward_errors import transposed_bound
+from convcheck.properties.backward_oracle import reference_conv_transpose2d
+from convcheck.properties.oracle import reference_conv2d
+from hypothesis import given
+from hypothesis import strategies as st
+
+pytestmark = [pytest.mark.family("transposed"), pytest.mark.parametrize("entry", entries(TRANSPOSED))]
+
+
+def check_matches_oracle(entry, case: GradientCase) -> None:
+    __tracebackhide__ = True
+    (x, weight, bias), geometry = case.transposed_call()
+    out = called(entry, (x, weight, bias), geometry)
+    expected = reference_conv_transpose2d(x, weight, bias, **geometry)
+    bound = transposed_bound(x, weight, bias, **geometry)
+    assert_within(entry, case, out, expected, bound, "conv_transpose2d: agreement with the oracle")
+
+
+def check_output_shape(entry, case: GradientCase) -> None:
+    __tracebackhide__ = True
+    (x, weight, bias), geometry = case.transposed_call()
+    out = called(entry, (x, weight, bias), geometry)
+    f = case.forward
+    sizes = [
+        transposed_output_size(size, k, s, p, d, e)
+        for size, k, s, p, d, e in zip(
+            x.shape[2:], weight.shape[2:], f.stride, np.broadcast_to(geometry["padding"], 2), f.dilation,
+            np.broadcast_to(geometry["output_padding"], 2), strict=True,
+        )
+    ]  # fmt: skip
+    expected = (x.shape[0], weight.shape[1] * f.groups, *map(int, sizes))
+    if not isinstance(out, np.ndarray) or out.shape != expected:
+        detail = f"out.shape={np.shape(out)}, but should be {expected}"
+        raise failure(entry, case, "conv_transpose2d: output shape", detail)
+
+
+def check_adjoint(entry, case: GradientCase) -> None:
+    """<conv2d(y, w), g> = <y, conv_transpose2d(g, w)> in exact integer arithmetic, for any y of the output's shape."""
+    __tracebackhide__ = True
+    (g, weight, _), geometry = case.transposed_call()
+    out = called(entry, (g, weight, None), geometry)
+    y = case.forward.reseeded().arrays((out.shape, None, None))[0]  # any input of the transposed output's shape
+    forward = reference_conv2d(y, weight, stride=geometry["stride"], padding=geometry["padding"],
+                               dilation=geometry["dilation"], groups=geometry["groups"])  # fmt: skip
+    left = int(np.sum(forward.astype(np.int64) * g.astype(np.int64)))
+    right = int(np.sum(y.astype(np.int64) * out.astype(np.int64)))
+    if left != right:
+        raise failure(entry, case, "conv_transpose2d: adjoint of conv2d", f"<conv2d(y, w), g> = {left}, but "
+                      f"<y, conv_transpose2d(g, w)> = {right}")  # fmt: skip
+
+
+@examples(1)
+@given(data=st.data())
+def test_matches_oracle_within_error_bound(entry, data):
+    """|conv_transpose2d - exact| <= the bound of the products each output sums, element by element."""
+    check_matches_oracle(entry, data.draw(transposed_cases(entry.dtypes), label="case"))
+
+
+@examples(0.5)
+@given(data=st.data())
+def test_integer_data_give_bitwise_exact_results(entry, data):
+    """On small integers every partial sum is exact: the result equals the oracle's bitwise."""
+    check_matches_oracle(entry, data.draw(transposed_cases(entry.dtypes, values=("int",)), label="case"))
+
+
+@examples(0.5)
+@given(data=st.data())
+def test_output_shape_matches_formula(entry, data):
+    """H_out = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1, per axis."""
+    check_output_shape(entry, data.draw(transposed_cases(entry.dtypes, values=("int",)), label="case"))
+
+
+@examples(0.5)
+@given(data=st.data())
+def test_is_the_adjoint_of_conv2d(entry, data):
+    """With the forward's unused rows as output padding, conv_transpose2d is conv2d's transpose: exact on integers."""
+    check_adjoint(entry, data.draw(transposed_cases(entry.dtypes, values=("int",), adjoint_only=True), label="case"))
