@@ -142,3 +142,27 @@ def entries(operation: str) -> list:
 def examples(factor: float) -> settings:
     """``factor`` times the example count of the profile loaded when the module is imported (the run's)."""
     return settings(max_examples=max(1, round(settings().max_examples * factor)))
+
+
+def check_hygiene(entry, case: GradientCase, names, arguments, geometry) -> None:
+    """The call leaves its arrays (named ``names``) bitwise unchanged and returns fresh, writeable, C-contiguous
+    arrays of the input dtype that share no memory with them."""
+    __tracebackhide__ = True
+    before = [None if a is None else a.copy() for a in arguments]
+    result = called(entry, arguments, geometry)
+    problems = [
+        f"{name} was modified in place"
+        for name, array, copy in zip(names, arguments, before, strict=True)
+        if array is not None and not np.array_equal(array, copy, equal_nan=True)
+    ]
+    dtype = next(a.dtype for a in arguments if a is not None)
+    for index, out in enumerate(result if isinstance(result, tuple) else (result,)):
+        if not isinstance(out, np.ndarray) or out.dtype != dtype:
+            problems.append(f"result {index}: {type(out).__name__} of dtype {getattr(out, 'dtype', None)}, not {dtype}")
+            continue
+        if not (out.flags.c_contiguous and out.flags.writeable):
+            problems.append(f"result {index} is not a writeable C-contiguous array")
+        shared = [name for name, a in zip(names, arguments, strict=True) if a is not None and np.shares_memory(out, a)]
+        problems += [f"result {index} shares memory with {', '.join(shared)}"] if shared else []
+    if problems:
+        raise failure(entry, case, f"{entry.operation}: inputs unchanged, fresh results", "; ".join(problems))

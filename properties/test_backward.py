@@ -9,11 +9,13 @@ from convcheck.properties.backward_cases import (
     assert_within,
     backward_cases,
     called,
+    check_hygiene,
     entries,
     examples,
     failure,
 )
 from convcheck.properties.backward_errors import backward_bounds
+from convcheck.properties.backward_invalid import BACKWARD_CATALOGUE, check_refuses, invalid_backward_calls
 from convcheck.properties.backward_oracle import (
     reference_bias_gradient,
     reference_input_gradient,
@@ -123,3 +125,20 @@ def test_adjoint_identities_hold_exactly(entry, data):
 def test_inputs_no_window_reads_get_zero_gradient(entry, data):
     """grad_x is exactly 0 wherever no window reads the input, whatever the data."""
     check_unread_inputs(entry, data.draw(backward_cases(entry.dtypes), label="case"))
+
+
+@examples(0.5)
+@given(data=st.data())
+def test_inputs_are_unchanged_and_the_results_fresh(entry, data):
+    """grad_out, x and weight bitwise the same after the call; three fresh C-contiguous results of their dtype."""
+    case = data.draw(backward_cases(entry.dtypes), label="case")
+    check_hygiene(entry, case, ("grad_out", "x", "weight"), *case.backward_call())
+
+
+@pytest.mark.parametrize("invalid", BACKWARD_CATALOGUE, ids=lambda invalid: invalid.name)
+@examples(0.1)
+@given(data=st.data())
+def test_invalid_arguments_raise_the_contract_error(entry, invalid, data):
+    """Each class of invalid call (the forward's, and a wrong grad_out) raises ConvArgumentError naming the argument."""
+    call = data.draw(invalid_backward_calls(invalid, entry.dtypes), label="call")
+    check_refuses(entry, *call, invalid.argument)

@@ -8,12 +8,14 @@ from convcheck.properties.backward_cases import (
     GradientCase,
     assert_within,
     called,
+    check_hygiene,
     entries,
     examples,
     failure,
     transposed_cases,
 )
 from convcheck.properties.backward_errors import transposed_bound
+from convcheck.properties.backward_invalid import TRANSPOSED_CATALOGUE, check_refuses, invalid_transposed_calls
 from convcheck.properties.backward_oracle import reference_conv_transpose2d
 from convcheck.properties.oracle import reference_conv2d
 from hypothesis import given
@@ -90,3 +92,20 @@ def test_output_shape_matches_formula(entry, data):
 def test_is_the_adjoint_of_conv2d(entry, data):
     """With the forward's unused rows as output padding, conv_transpose2d is conv2d's transpose: exact on integers."""
     check_adjoint(entry, data.draw(transposed_cases(entry.dtypes, values=("int",), adjoint_only=True), label="case"))
+
+
+@examples(0.5)
+@given(data=st.data())
+def test_inputs_are_unchanged_and_the_result_fresh(entry, data):
+    """x, weight and bias bitwise the same after the call; a fresh C-contiguous result of their dtype."""
+    case = data.draw(transposed_cases(entry.dtypes), label="case")
+    check_hygiene(entry, case, ("x", "weight", "bias"), *case.transposed_call())
+
+
+@pytest.mark.parametrize("invalid", TRANSPOSED_CATALOGUE, ids=lambda invalid: invalid.name)
+@examples(0.1)
+@given(data=st.data())
+def test_invalid_arguments_raise_the_contract_error(entry, invalid, data):
+    """Each class of invalid call raises ConvArgumentError naming the argument."""
+    call = data.draw(invalid_transposed_calls(invalid, entry.dtypes), label="call")
+    check_refuses(entry, *call, invalid.argument)
