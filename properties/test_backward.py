@@ -30,12 +30,18 @@ NAMES = ("grad_x", "grad_weight", "grad_bias")
 
 
 def gradients(entry, case: GradientCase):
-    """The call's arrays, geometry and the entry's (grad_x, grad_weight, grad_bias), each a float array."""
+    """The call's arrays, geometry and the entry's (grad_x, grad_weight, grad_bias), checked to be three arrays shaped
+    like x, weight and (C_out,), of x's dtype (so that no check trips over a wrong result)."""
     __tracebackhide__ = True
     arguments, geometry = case.backward_call()
     result = called(entry, arguments, geometry)
     if not (isinstance(result, tuple) and len(result) == 3 and all(isinstance(r, np.ndarray) for r in result)):
-        raise failure(entry, case, "conv2d_backward: result", f"returned {type(result).__name__}, not three arrays")
+        raise failure(entry, case, "conv2d_backward: shapes", f"returned {type(result).__name__}, not three arrays")
+    _, x, weight = arguments
+    for name, out, wanted in zip(NAMES, result, (x.shape, weight.shape, weight.shape[:1]), strict=True):
+        if out.shape != wanted or out.dtype != x.dtype:
+            detail = f"{name}: shape {out.shape}, dtype {out.dtype}, but should be {wanted}, {x.dtype}"
+            raise failure(entry, case, "conv2d_backward: shapes", detail)
     return arguments, geometry, result
 
 
@@ -50,15 +56,6 @@ def check_matches_oracle(entry, case: GradientCase) -> None:
     bounds = backward_bounds(grad_out, x, weight, **geometry)
     for name, out, wanted, bound in zip(NAMES, result, expected, bounds, strict=True):
         assert_within(entry, case, out, wanted, bound, f"conv2d_backward: {name} agrees with the oracle")
-
-
-def check_shapes(entry, case: GradientCase) -> None:
-    __tracebackhide__ = True
-    (_, x, weight), _, result = gradients(entry, case)
-    for name, out, wanted in zip(NAMES, result, (x.shape, weight.shape, weight.shape[:1]), strict=True):
-        if out.shape != wanted or out.dtype != x.dtype:
-            detail = f"{name}: shape {out.shape}, dtype {out.dtype}, but should be {wanted}, {x.dtype}"
-            raise failure(entry, case, "conv2d_backward: shapes", detail)
 
 
 def exact_inner(a, b) -> int:
@@ -110,7 +107,7 @@ def test_integer_data_give_bitwise_exact_results(entry, data):
 @given(data=st.data())
 def test_gradients_have_the_shapes_and_dtype_of_their_arguments(entry, data):
     """grad_x is shaped like x, grad_weight like weight, grad_bias (C_out,), all of x's dtype."""
-    check_shapes(entry, data.draw(backward_cases(entry.dtypes, values=("int",)), label="case"))
+    gradients(entry, data.draw(backward_cases(entry.dtypes, values=("int",)), label="case"))
 
 
 @examples(0.5)

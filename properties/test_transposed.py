@@ -56,6 +56,9 @@ def check_adjoint(entry, case: GradientCase) -> None:
     __tracebackhide__ = True
     (g, weight, _), geometry = case.transposed_call()
     out = called(entry, (g, weight, None), geometry)
+    wanted = case.forward.shapes()[0]  # the unused rows as output padding give the forward input's shape
+    if np.shape(out) != wanted:
+        raise failure(entry, case, "conv_transpose2d: adjoint of conv2d", f"out.shape={np.shape(out)}, not {wanted}")
     y = case.forward.reseeded().arrays((out.shape, None, None))[0]  # any input of the transposed output's shape
     forward = reference_conv2d(y, weight, stride=geometry["stride"], padding=geometry["padding"],
                                dilation=geometry["dilation"], groups=geometry["groups"])  # fmt: skip

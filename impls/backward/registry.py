@@ -37,6 +37,7 @@ class GradientEntry:
     library: str | None = None
     origin: str = ""
     argument_error: type[ValueError] = ConvArgumentError
+    algorithm: Callable | None = field(default=None, repr=False)  # the undecorated f(problem)
 
     def __repr__(self) -> str:
         return f"GradientEntry({self.operation}:{self.name})"
@@ -71,6 +72,7 @@ def _registered(operation: str):
                 unavailable,
                 library,
                 origin=algorithm.__module__,
+                algorithm=algorithm,
             )
 
         return decorate
