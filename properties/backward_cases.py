@@ -82,17 +82,19 @@ class GradientCase:
         )
 
 
-def backward_cases(dtypes, values=("int", "normal", "positive", "wide")):
-    """Cases of conv2d_backward: any forward configuration (padding strings included), grad_out drawn with it."""
-    capabilities = Capabilities(dtypes=tuple(dtypes))
+def backward_cases(entry, values=("int", "normal", "positive", "wide")):
+    """Cases of conv2d_backward in ``entry``'s dtypes: any forward configuration (padding strings included), grad_out
+    drawn with it."""
+    capabilities = Capabilities(dtypes=entry.dtypes)
     return conv_cases(capabilities, values=values, bias=True).map(GradientCase)
 
 
 @st.composite
-def transposed_cases(draw, dtypes, values=("int", "normal", "positive", "wide"), adjoint_only: bool = False):
-    """Cases of conv_transpose2d: a forward configuration with symmetric integer padding, and an output padding:
-    half the cases (all, if ``adjoint_only``) the forward's unused rows, the others any allowed one."""
-    capabilities = Capabilities(dtypes=tuple(dtypes), padding_strings=("valid",))
+def transposed_cases(draw, entry, values=("int", "normal", "positive", "wide"), adjoint_only: bool = False):
+    """Cases of conv_transpose2d inside ``entry``'s declaration: a forward configuration with symmetric integer
+    padding, and an output padding: half the cases (all, if ``adjoint_only``) the forward's unused rows, the others
+    any allowed one."""
+    capabilities = Capabilities(dtypes=entry.dtypes, padding_strings=("valid",))
     forward = draw(conv_cases(capabilities, values=values, padding_modes=("pair", "valid")))
     case = GradientCase(forward)
     natural = case.unused_rows()
@@ -100,19 +102,23 @@ def transposed_cases(draw, dtypes, values=("int", "normal", "positive", "wide"),
         return GradientCase(forward, natural)
     extra = []
     for axis, size in enumerate((forward.h, forward.w)):
-        top = max(forward.stride[axis], forward.dilation[axis]) - 1
+        top = forward.stride[axis] - 1
+        if not entry.output_padding_below_stride:
+            top = max(top, forward.dilation[axis] - 1)
         extra.append(draw(st.integers(max(0, natural[axis] - size + 1), top)))  # leaves at least one output row
     return GradientCase(forward, tuple(extra))
 
 
-def called(entry, arguments, geometry):
-    """``entry(*arguments, **geometry)``; any exception from this valid call is the entry's failure."""
+def called(entry, case: GradientCase, arguments, geometry):
+    """``entry(*arguments, **geometry)``; any exception from this valid call of ``case`` is the entry's failure."""
     __tracebackhide__ = True
     try:
-        with watching(entry.name, f"{entry.operation} of {tuple(np.shape(a) for a in arguments)}"):
+        with watching(entry.name, f"{entry.operation} of {case.descriptor()}"):
             return entry(*arguments, **geometry)
     except Exception as error:
-        raise crashed(entry, error) from None
+        found = crashed(entry, error)
+        found.arguments = repr(case)
+        raise found from None
 
 
 def failure(entry, case: GradientCase, law: str, detail: str) -> PropertyFailure:
@@ -149,7 +155,7 @@ def check_hygiene(entry, case: GradientCase, names, arguments, geometry) -> None
     arrays of the input dtype that share no memory with them."""
     __tracebackhide__ = True
     before = [None if a is None else a.copy() for a in arguments]
-    result = called(entry, arguments, geometry)
+    result = called(entry, case, arguments, geometry)
     problems = [
         f"{name} was modified in place"
         for name, array, copy in zip(names, arguments, before, strict=True)

@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.family("transposed"), pytest.mark.parametrize("entry",
 def check_matches_oracle(entry, case: GradientCase) -> None:
     __tracebackhide__ = True
     (x, weight, bias), geometry = case.transposed_call()
-    out = called(entry, (x, weight, bias), geometry)
+    out = called(entry, case, (x, weight, bias), geometry)
     expected = reference_conv_transpose2d(x, weight, bias, **geometry)
     bound = transposed_bound(x, weight, bias, **geometry)
     assert_within(entry, case, out, expected, bound, "conv_transpose2d: agreement with the oracle")
@@ -36,7 +36,7 @@ def check_matches_oracle(entry, case: GradientCase) -> None:
 def check_output_shape(entry, case: GradientCase) -> None:
     __tracebackhide__ = True
     (x, weight, bias), geometry = case.transposed_call()
-    out = called(entry, (x, weight, bias), geometry)
+    out = called(entry, case, (x, weight, bias), geometry)
     f = case.forward
     sizes = [
         transposed_output_size(size, k, s, p, d, e)
@@ -55,7 +55,7 @@ def check_adjoint(entry, case: GradientCase) -> None:
     """<conv2d(y, w), g> = <y, conv_transpose2d(g, w)> in exact integer arithmetic, for any y of the output's shape."""
     __tracebackhide__ = True
     (g, weight, _), geometry = case.transposed_call()
-    out = called(entry, (g, weight, None), geometry)
+    out = called(entry, case, (g, weight, None), geometry)
     wanted = case.forward.shapes()[0]  # the unused rows as output padding give the forward input's shape
     if np.shape(out) != wanted:
         raise failure(entry, case, "conv_transpose2d: adjoint of conv2d", f"out.shape={np.shape(out)}, not {wanted}")
@@ -73,35 +73,35 @@ def check_adjoint(entry, case: GradientCase) -> None:
 @given(data=st.data())
 def test_matches_oracle_within_error_bound(entry, data):
     """|conv_transpose2d - exact| <= the bound of the products each output sums, element by element."""
-    check_matches_oracle(entry, data.draw(transposed_cases(entry.dtypes), label="case"))
+    check_matches_oracle(entry, data.draw(transposed_cases(entry), label="case"))
 
 
 @examples(0.5)
 @given(data=st.data())
 def test_integer_data_give_bitwise_exact_results(entry, data):
     """On small integers every partial sum is exact: the result equals the oracle's bitwise."""
-    check_matches_oracle(entry, data.draw(transposed_cases(entry.dtypes, values=("int",)), label="case"))
+    check_matches_oracle(entry, data.draw(transposed_cases(entry, values=("int",)), label="case"))
 
 
 @examples(0.5)
 @given(data=st.data())
 def test_output_shape_matches_formula(entry, data):
     """H_out = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1, per axis."""
-    check_output_shape(entry, data.draw(transposed_cases(entry.dtypes, values=("int",)), label="case"))
+    check_output_shape(entry, data.draw(transposed_cases(entry, values=("int",)), label="case"))
 
 
 @examples(0.5)
 @given(data=st.data())
 def test_is_the_adjoint_of_conv2d(entry, data):
     """With the forward's unused rows as output padding, conv_transpose2d is conv2d's transpose: exact on integers."""
-    check_adjoint(entry, data.draw(transposed_cases(entry.dtypes, values=("int",), adjoint_only=True), label="case"))
+    check_adjoint(entry, data.draw(transposed_cases(entry, values=("int",), adjoint_only=True), label="case"))
 
 
 @examples(0.5)
 @given(data=st.data())
 def test_inputs_are_unchanged_and_the_result_fresh(entry, data):
     """x, weight and bias bitwise the same after the call; a fresh C-contiguous result of their dtype."""
-    case = data.draw(transposed_cases(entry.dtypes), label="case")
+    case = data.draw(transposed_cases(entry), label="case")
     check_hygiene(entry, case, ("x", "weight", "bias"), *case.transposed_call())
 
 

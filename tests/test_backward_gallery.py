@@ -26,20 +26,20 @@ from tests.gallery import backward_bugs
 EXAMPLES = 40  # per property and entry, as the default profile
 PROPERTIES = {  # operation -> property -> (strategy of an entry's cases, check)
     TRANSPOSED: {
-        "oracle": (lambda e: transposed_cases(e.dtypes), test_transposed.check_matches_oracle),
-        "exactness": (lambda e: transposed_cases(e.dtypes, values=("int",)), test_transposed.check_matches_oracle),
-        "shape": (lambda e: transposed_cases(e.dtypes, values=("int",)), test_transposed.check_output_shape),
+        "oracle": (lambda e: transposed_cases(e), test_transposed.check_matches_oracle),
+        "exactness": (lambda e: transposed_cases(e, values=("int",)), test_transposed.check_matches_oracle),
+        "shape": (lambda e: transposed_cases(e, values=("int",)), test_transposed.check_output_shape),
         "adjoint": (
-            lambda e: transposed_cases(e.dtypes, values=("int",), adjoint_only=True),
+            lambda e: transposed_cases(e, values=("int",), adjoint_only=True),
             test_transposed.check_adjoint,
         ),
     },
     BACKWARD: {
-        "oracle": (lambda e: backward_cases(e.dtypes), test_backward.check_matches_oracle),
-        "exactness": (lambda e: backward_cases(e.dtypes, values=("int",)), test_backward.check_matches_oracle),
-        "shapes": (lambda e: backward_cases(e.dtypes, values=("int",)), test_backward.gradients),
-        "adjoint": (lambda e: backward_cases(e.dtypes, values=("int",)), test_backward.check_adjoint_identities),
-        "unread": (lambda e: backward_cases(e.dtypes), test_backward.check_unread_inputs),
+        "oracle": (lambda e: backward_cases(e), test_backward.check_matches_oracle),
+        "exactness": (lambda e: backward_cases(e, values=("int",)), test_backward.check_matches_oracle),
+        "shapes": (lambda e: backward_cases(e, values=("int",)), test_backward.gradients),
+        "adjoint": (lambda e: backward_cases(e, values=("int",)), test_backward.check_adjoint_identities),
+        "unread": (lambda e: backward_cases(e), test_backward.check_unread_inputs),
     },
 }
 KNOWN_BUGS = {  # each bug and the properties meant to catch it

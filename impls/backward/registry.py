@@ -37,6 +37,9 @@ class GradientEntry:
     library: str | None = None
     origin: str = ""
     argument_error: type[ValueError] = ConvArgumentError
+    # conv_transpose2d: takes an output padding smaller than the stride only (torch allows one smaller than the
+    # dilation too)
+    output_padding_below_stride: bool = False
     algorithm: Callable | None = field(default=None, repr=False)  # the undecorated f(problem)
 
     def __repr__(self) -> str:
@@ -48,32 +51,43 @@ class GradientEntry:
     def __call__(self, *arguments, **keywords):
         return self.function(*arguments, **keywords)
 
+    def why_unsupported(self, problem) -> str | None:
+        """The reason a valid problem is outside what this entry declares, or None."""
+        if str(problem.x.dtype) not in self.dtypes:
+            return f"dtype {problem.x.dtype} is not supported"
+        extra = getattr(problem, "output_padding", (0, 0))
+        if self.output_padding_below_stride and any(e >= s for e, s in zip(extra, problem.stride, strict=True)):
+            return f"output_padding {extra} not below the stride {problem.stride} is not supported"
+        return None
+
 
 def _registered(operation: str):
     """The decorator factory of ``operation``'s entries (see :func:`transposed_implementation`)."""
     contract = OPERATIONS[operation]
 
-    def factory(name: str, *, dtypes=("float32", "float64"), unavailable=None, library=None, error_model=None):
+    def factory(name: str, *, error_model=None, unavailable=None, library=None, **declared):
         def decorate(algorithm: Callable) -> GradientEntry:
             def call(*arguments, **keywords):
                 problem = contract(*arguments, **keywords)
-                if str(problem.x.dtype) not in dtypes:
-                    raise UnsupportedConfiguration(f"{name}: dtype {problem.x.dtype} is not supported")
+                reason = entry.why_unsupported(problem)
+                if reason:
+                    raise UnsupportedConfiguration(f"{name}: {reason}")
                 return algorithm(problem)
 
             call.__doc__ = algorithm.__doc__
             call.__qualname__ = call.__name__ = f"{name}_{operation}"
-            return GradientEntry(
+            entry = GradientEntry(
                 operation,
                 name,
                 call,
                 ErrorModel(error_model or ErrorModel.EXACT_SUMMATION),
-                tuple(dtypes),
-                unavailable,
-                library,
+                unavailable=unavailable,
+                library=library,
                 origin=algorithm.__module__,
                 algorithm=algorithm,
+                **declared,
             )
+            return entry
 
         return decorate
 
@@ -82,10 +96,11 @@ def _registered(operation: str):
 
 transposed_implementation = _registered(TRANSPOSED)
 transposed_implementation.__doc__ = """Decorate ``f(ConvTranspose2dProblem) -> ndarray`` into a conv_transpose2d entry
-that validates with the contract and refuses undeclared dtypes (UnsupportedConfiguration) before it runs."""
+that validates with the contract and refuses what it does not declare (``dtypes``, ``output_padding_below_stride``)
+with UnsupportedConfiguration before it runs."""
 backward_implementation = _registered(BACKWARD)
 backward_implementation.__doc__ = """Decorate ``f(Conv2dBackwardProblem) -> (grad_x, grad_weight, grad_bias)`` into a
-conv2d_backward entry that validates with the contract and refuses undeclared dtypes before it runs."""
+conv2d_backward entry that validates with the contract and refuses undeclared ``dtypes`` before it runs."""
 
 
 def discover(package: str = __package__) -> dict[str, dict[str, GradientEntry]]:
