@@ -75,3 +75,18 @@ def bias_gradient_not_summed_over_batch(problem):
     """grad_bias sums grad_out over the plane of the first image only."""
     grad_x, grad_weight, _ = _gradients(problem)
     return grad_x, grad_weight, np.ascontiguousarray(problem.grad_out[0].sum(axis=(1, 2)))
+
+
+@backward_implementation("bug_input_gradient_unused_rows_at_start")
+def input_gradient_unused_rows_at_start(problem):
+    """grad_x assumes the input rows (columns) past the last window are at the start: the gradient shifted by them."""
+    grad_x, grad_weight, grad_bias = _gradients(problem)
+    forward, (rows, cols) = problem.forward, problem.grad_out.shape[2:]
+    top, bottom, left, right = forward.padding
+    (kh, kw), (sh, sw), (dh, dw) = forward.weight.shape[2:], forward.stride, forward.dilation
+    height, width = forward.x.shape[2:]
+    unused_h = height + top + bottom - ((rows - 1) * sh + dh * (kh - 1) + 1)
+    unused_w = width + left + right - ((cols - 1) * sw + dw * (kw - 1) + 1)
+    shifted = np.zeros_like(grad_x)
+    shifted[:, :, unused_h:, unused_w:] = grad_x[:, :, : height - unused_h, : width - unused_w]
+    return shifted, grad_weight, grad_bias
