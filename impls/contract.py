@@ -170,6 +170,16 @@ class Conv2dProblem:
         return np.pad(self.x, ((0, 0), (0, 0), (top, bottom), (left, right)))
 
 
+def check_sizes_and_groups(x: np.ndarray, weight: np.ndarray, groups) -> None:
+    """Every dimension of ``x`` and ``weight`` is at least 1 and ``groups`` is an int >= 1, or ConvArgumentError."""
+    if 0 in x.shape:
+        fail("x", x, "every dimension must be >= 1")
+    if 0 in weight.shape:
+        fail("weight", weight, "every dimension must be >= 1")
+    if not is_int(groups) or groups < 1:
+        fail("groups", groups, "expected an int >= 1")
+
+
 def normalize(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Conv2dProblem:
     """Validate the contract's arguments and return the normalized problem, or raise ConvArgumentError."""
     x = checked_array("x", x, 4)
@@ -180,12 +190,7 @@ def normalize(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -
         bias = checked_array("bias", bias, 1)
         if bias.dtype != x.dtype:
             fail("bias", bias, f"dtype must match x ({x.dtype})")
-    if 0 in x.shape:
-        fail("x", x, "every dimension must be >= 1")
-    if 0 in weight.shape:
-        fail("weight", weight, "every dimension must be >= 1")
-    if not is_int(groups) or groups < 1:
-        fail("groups", groups, "expected an int >= 1")
+    check_sizes_and_groups(x, weight, groups)
     c_in, c_out = x.shape[1], weight.shape[0]
     if c_in % groups:
         fail("groups", groups, f"must divide the input channels C_in={c_in}")

@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from convcheck.impls.contract import INDEX_LIMIT, Conv2dProblem, checked_array, fail, int_pair, is_int, normalize
+from convcheck.impls.contract import (
+    INDEX_LIMIT,
+    Conv2dProblem,
+    check_sizes_and_groups,
+    checked_array,
+    fail,
+    int_pair,
+    normalize,
+)
 
 
 def transposed_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int, extra: int) -> int:
@@ -56,12 +64,7 @@ def normalize_transposed(
     weight = checked_array("weight", weight, 4)
     if weight.dtype != x.dtype:
         fail("weight", weight, f"dtype must match x ({x.dtype})")
-    if 0 in x.shape:
-        fail("x", x, "every dimension must be >= 1")
-    if 0 in weight.shape:
-        fail("weight", weight, "every dimension must be >= 1")
-    if not is_int(groups) or groups < 1:
-        fail("groups", groups, "expected an int >= 1")
+    check_sizes_and_groups(x, weight, groups)
     c_in = x.shape[1]
     if c_in % groups:
         fail("groups", groups, f"must divide the input channels C_in={c_in}")
