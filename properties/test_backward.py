@@ -13,6 +13,7 @@ from convcheck.properties.backward_cases import (
     entries,
     examples,
     failure,
+    tagged_with_its_call,  # noqa: F401 (an autouse fixture)
 )
 from convcheck.properties.backward_errors import backward_bounds
 from convcheck.properties.backward_invalid import BACKWARD_CATALOGUE, check_refuses, invalid_backward_calls

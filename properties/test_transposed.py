@@ -12,6 +12,7 @@ from convcheck.properties.backward_cases import (
     entries,
     examples,
     failure,
+    tagged_with_its_call,  # noqa: F401 (an autouse fixture)
     transposed_cases,
 )
 from convcheck.properties.backward_errors import transposed_bound
