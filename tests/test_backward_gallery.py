@@ -51,6 +51,7 @@ KNOWN_BUGS = {  # each bug and the properties meant to catch it
     "weight_gradient_of_last_image": {"oracle", "exactness", "adjoint"},
     "bias_gradient_not_summed_over_batch": {"oracle", "exactness", "adjoint"},
     "input_gradient_unused_rows_at_start": {"unread", "oracle", "exactness", "adjoint"},
+    "float32_accumulation": {"oracle"},
 }
 CORRECT = {operation: ("loop", "torch") for operation in PROPERTIES}
 

@@ -90,3 +90,13 @@ def input_gradient_unused_rows_at_start(problem):
     shifted = np.zeros_like(grad_x)
     shifted[:, :, unused_h:, unused_w:] = grad_x[:, :, : height - unused_h, : width - unused_w]
     return shifted, grad_weight, grad_bias
+
+
+@backward_implementation("bug_float32_accumulation")
+def float32_accumulation(problem):
+    """float64 gradients computed in float32 and cast back: rounding far beyond float64's."""
+    single = {"x": problem.x.astype(np.float32), "weight": problem.weight.astype(np.float32)}
+    narrowed = replace(
+        problem, grad_out=problem.grad_out.astype(np.float32), forward=replace(problem.forward, **single)
+    )
+    return tuple(g.astype(problem.x.dtype) for g in _gradients(narrowed))
