@@ -10,6 +10,7 @@ rows (so the output has the forward input's size) or any other that torch allows
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +37,9 @@ class GradientCase:
         return f"GradientCase({self.forward.code()}, output_padding={self.output_padding})"
 
     def descriptor(self) -> str:
-        return f"{self.forward.descriptor()} output_padding={self.output_padding}"
+        """One line: the forward configuration (and the output padding, if any)."""
+        extra = f" output_padding={self.output_padding}" if self.output_padding != (0, 0) else ""
+        return f"conv2d {self.forward.descriptor()}{extra}"
 
     def _repr_pretty_(self, printer, cycle) -> None:
         printer.text(self.descriptor())
@@ -117,14 +120,14 @@ def called(entry, case: GradientCase, arguments, geometry):
             return entry(*arguments, **geometry)
     except Exception as error:
         found = crashed(entry, error)
-        found.arguments = repr(case)
+        found.arguments = case.descriptor()
         raise found from None
 
 
 def failure(entry, case: GradientCase, law: str, detail: str) -> PropertyFailure:
     """A broken law of ``entry`` on ``case``, the case printed as its code."""
     found = PropertyFailure(law, detail, entry)
-    found.arguments = repr(case)
+    found.arguments = case.descriptor()
     return found
 
 
@@ -134,7 +137,7 @@ def assert_within(entry, case: GradientCase, actual, expected, bound, law: str) 
     try:
         assert_close(actual, expected, bound, law, entry, None, "the oracle, within the error bound")
     except PropertyFailure as found:
-        found.arguments = repr(case)
+        found.arguments = case.descriptor()
         raise
 
 
@@ -180,3 +183,35 @@ def tagged_with_its_call(request):
     entry = getattr(getattr(request.node, "callspec", None), "params", {}).get("entry")
     if entry is not None:
         request.node.user_properties.append(("operation", entry.operation))
+
+
+def replayable(check):
+    """Give the failures of ``check(entry, case)`` their case and the code that replays them: the same call of the
+    same check, to paste into Python."""
+
+    @functools.wraps(check)
+    def run(entry, case: GradientCase):
+        __tracebackhide__ = True
+        try:
+            return check(entry, case)
+        except PropertyFailure as found:
+            found.arguments = case.descriptor()
+            found.reproduce = replay_code(run, entry, case)
+            raise
+
+    return run
+
+
+def replay_code(check, entry, case: GradientCase) -> str:
+    """Python lines that call ``check`` on ``entry`` and ``case`` in a fresh interpreter."""
+    module = check.__module__  # in a checkout pytest imports the suite's modules as properties.*
+    module = f"convcheck.{module}" if module.startswith("properties.") else module
+    return "\n".join(
+        [
+            f"from {entry.origin} import {entry.algorithm.__name__} as entry",
+            "from convcheck.properties.cases import ConvCase",
+            "from convcheck.properties.backward_cases import GradientCase",
+            f"from {module} import {check.__name__}",
+            f"{check.__name__}(entry, {case!r})",
+        ]
+    )

@@ -12,6 +12,7 @@ from convcheck.properties.backward_cases import (
     entries,
     examples,
     failure,
+    replayable,
     tagged_with_its_call,  # noqa: F401 (an autouse fixture)
     transposed_cases,
 )
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 pytestmark = [pytest.mark.family("transposed"), pytest.mark.parametrize("entry", entries(TRANSPOSED))]
 
 
+@replayable
 def check_matches_oracle(entry, case: GradientCase) -> None:
     __tracebackhide__ = True
     (x, weight, bias), geometry = case.transposed_call()
@@ -34,6 +36,7 @@ def check_matches_oracle(entry, case: GradientCase) -> None:
     assert_within(entry, case, out, expected, bound, "conv_transpose2d: agreement with the oracle")
 
 
+@replayable
 def check_output_shape(entry, case: GradientCase) -> None:
     __tracebackhide__ = True
     (x, weight, bias), geometry = case.transposed_call()
@@ -52,6 +55,7 @@ def check_output_shape(entry, case: GradientCase) -> None:
         raise failure(entry, case, "conv_transpose2d: output shape", detail)
 
 
+@replayable
 def check_adjoint(entry, case: GradientCase) -> None:
     """<conv2d(y, w), g> = <y, conv_transpose2d(g, w)> in exact integer arithmetic, for any y of the output's shape."""
     __tracebackhide__ = True

@@ -37,7 +37,7 @@ PROPERTIES = {  # operation -> property -> (strategy of an entry's cases, check)
     BACKWARD: {
         "oracle": (lambda e: backward_cases(e), test_backward.check_matches_oracle),
         "exactness": (lambda e: backward_cases(e, values=("int",)), test_backward.check_matches_oracle),
-        "shapes": (lambda e: backward_cases(e, values=("int",)), test_backward.gradients),
+        "shapes": (lambda e: backward_cases(e, values=("int",)), test_backward.check_shapes),
         "adjoint": (lambda e: backward_cases(e, values=("int",)), test_backward.check_adjoint_identities),
         "unread": (lambda e: backward_cases(e), test_backward.check_unread_inputs),
     },
@@ -101,6 +101,18 @@ def test_each_backward_bug_is_caught_by_a_property_meant_for_it(bug):
 @pytest.mark.parametrize(("operation", "name"), [(op, name) for op, names in CORRECT.items() for name in names])
 def test_correct_entries_are_not_flagged(operation, name):
     assert failing_properties(ENTRIES[operation][name]) == set()
+
+
+def test_a_failure_replays_from_its_reproduction():
+    """The code a failure carries fails the same way in a fresh namespace."""
+    check = PROPERTIES[TRANSPOSED]["exactness"][1]
+    entry = backward_bugs.kernel_not_flipped
+    with pytest.raises(PropertyFailure) as first:
+        property_run(entry, *PROPERTIES[TRANSPOSED]["exactness"], None)()
+    assert check.__name__ in (first.value.reproduce or "")
+    with pytest.raises(PropertyFailure) as replayed:
+        exec(first.value.reproduce, {})
+    assert str(replayed.value).splitlines()[0] == str(first.value).splitlines()[0]
 
 
 def main() -> None:
