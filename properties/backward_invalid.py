@@ -11,6 +11,7 @@ case drawn like the forward's invalid calls.
 from __future__ import annotations
 
 import numpy as np
+from convcheck.impls import Capabilities
 from convcheck.impls.signature import where
 from convcheck.properties.backward_cases import GradientCase
 from convcheck.properties.failures import PropertyFailure
@@ -80,8 +81,6 @@ def _shown(invalid: InvalidClass, case, value) -> str:
 @st.composite
 def _small_cases(draw, invalid: InvalidClass, dtypes):
     """A small valid case (as the forward's invalid calls draw it: one group, stride and dilation 1) and a value."""
-    from convcheck.impls import Capabilities
-
     call = draw(invalid_calls("stride < 1", Capabilities(dtypes=tuple(dtypes))))
     return call.case, draw(st.sampled_from(invalid.values))
 
