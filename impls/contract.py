@@ -28,7 +28,7 @@ def _describe(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _fail(name: str, value, why: str):
+def fail(name: str, value, why: str):
     raise ConvArgumentError(f"{name}={_describe(value)}: {why}")
 
 
@@ -49,18 +49,18 @@ def tap_rows(size: int, kernel: int, stride: int, dilation: int, before: int, af
     return np.where((rows >= 0) & (rows < size), rows, -1).reshape(-1)
 
 
-def _is_int(value) -> bool:
+def is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def _int_pair(name: str, value, minimum: int) -> tuple[int, int]:
+def int_pair(name: str, value, minimum: int) -> tuple[int, int]:
     items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(items) != 2 or not all(_is_int(v) for v in items):
-        _fail(name, value, "expected an int or a pair of ints")
+    if len(items) != 2 or not all(is_int(v) for v in items):
+        fail(name, value, "expected an int or a pair of ints")
     if min(items) < minimum:
-        _fail(name, value, f"every entry must be >= {minimum}")
+        fail(name, value, f"every entry must be >= {minimum}")
     if max(items) > INDEX_LIMIT:
-        _fail(name, value, "every entry must be <= 2**63 - 1, the largest index NumPy and torch hold")
+        fail(name, value, "every entry must be <= 2**63 - 1, the largest index NumPy and torch hold")
     return int(items[0]), int(items[1])
 
 
@@ -69,19 +69,19 @@ def _check_index_range(x_shape, kernel, pads, dilation, padding) -> None:
     for axis, name in ((0, "height"), (1, "width")):
         span = dilation[axis] * (kernel[axis] - 1) + 1
         if span > INDEX_LIMIT:
-            _fail("dilation", dilation, f"the dilated kernel {name} {span} exceeds 2**63 - 1")
+            fail("dilation", dilation, f"the dilated kernel {name} {span} exceeds 2**63 - 1")
         padded = x_shape[2 + axis] + pads[2 * axis] + pads[2 * axis + 1]
         if padded > INDEX_LIMIT:
-            _fail("padding", padding, f"the padded input {name} {padded} exceeds 2**63 - 1")
+            fail("padding", padding, f"the padded input {name} {padded} exceeds 2**63 - 1")
 
 
-def _array(name: str, value, ndim: int) -> np.ndarray:
+def checked_array(name: str, value, ndim: int) -> np.ndarray:
     if not isinstance(value, np.ndarray):
-        _fail(name, value, "expected a numpy.ndarray")
+        fail(name, value, "expected a numpy.ndarray")
     if value.ndim != ndim:
-        _fail(name, value, f"expected {ndim} dimensions, got {value.ndim}")
+        fail(name, value, f"expected {ndim} dimensions, got {value.ndim}")
     if value.dtype not in SUPPORTED_DTYPES:
-        _fail(name, value, "dtype must be float32 or float64")
+        fail(name, value, "dtype must be float32 or float64")
     return value
 
 
@@ -91,15 +91,15 @@ def _padding(value, kernel: tuple[int, int], stride: tuple[int, int], dilation: 
         if value == "valid":
             return (0, 0, 0, 0)
         if value != "same":
-            _fail("padding", value, "expected an int, a pair of ints, 'same' or 'valid'")
+            fail("padding", value, "expected an int, a pair of ints, 'same' or 'valid'")
         if stride != (1, 1):
-            _fail("padding", value, f"'same' requires stride 1, got stride={stride}")
+            fail("padding", value, f"'same' requires stride 1, got stride={stride}")
         pads = []
         for k, d in zip(kernel, dilation, strict=True):
             total = d * (k - 1)
             pads += [total // 2, total - total // 2]
         return tuple(pads)
-    ph, pw = _int_pair("padding", value, 0)
+    ph, pw = int_pair("padding", value, 0)
     return (ph, ph, pw, pw)
 
 
@@ -170,40 +170,45 @@ class Conv2dProblem:
         return np.pad(self.x, ((0, 0), (0, 0), (top, bottom), (left, right)))
 
 
+def check_sizes_and_groups(x: np.ndarray, weight: np.ndarray, groups) -> None:
+    """Every dimension of ``x`` and ``weight`` is at least 1 and ``groups`` is an int >= 1, or ConvArgumentError."""
+    if 0 in x.shape:
+        fail("x", x, "every dimension must be >= 1")
+    if 0 in weight.shape:
+        fail("weight", weight, "every dimension must be >= 1")
+    if not is_int(groups) or groups < 1:
+        fail("groups", groups, "expected an int >= 1")
+
+
 def normalize(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Conv2dProblem:
     """Validate the contract's arguments and return the normalized problem, or raise ConvArgumentError."""
-    x = _array("x", x, 4)
-    weight = _array("weight", weight, 4)
+    x = checked_array("x", x, 4)
+    weight = checked_array("weight", weight, 4)
     if weight.dtype != x.dtype:
-        _fail("weight", weight, f"dtype must match x ({x.dtype})")
+        fail("weight", weight, f"dtype must match x ({x.dtype})")
     if bias is not None:
-        bias = _array("bias", bias, 1)
+        bias = checked_array("bias", bias, 1)
         if bias.dtype != x.dtype:
-            _fail("bias", bias, f"dtype must match x ({x.dtype})")
-    if 0 in x.shape:
-        _fail("x", x, "every dimension must be >= 1")
-    if 0 in weight.shape:
-        _fail("weight", weight, "every dimension must be >= 1")
-    if not _is_int(groups) or groups < 1:
-        _fail("groups", groups, "expected an int >= 1")
+            fail("bias", bias, f"dtype must match x ({x.dtype})")
+    check_sizes_and_groups(x, weight, groups)
     c_in, c_out = x.shape[1], weight.shape[0]
     if c_in % groups:
-        _fail("groups", groups, f"must divide the input channels C_in={c_in}")
+        fail("groups", groups, f"must divide the input channels C_in={c_in}")
     if c_out % groups:
-        _fail("groups", groups, f"must divide the output channels C_out={c_out}")
+        fail("groups", groups, f"must divide the output channels C_out={c_out}")
     if weight.shape[1] * groups != c_in:
-        _fail("weight", weight, f"expected shape[1] == C_in / groups = {c_in // groups}")
+        fail("weight", weight, f"expected shape[1] == C_in / groups = {c_in // groups}")
     if bias is not None and bias.shape != (c_out,):
-        _fail("bias", bias, f"expected shape ({c_out},)")
-    stride = _int_pair("stride", stride, 1)
-    dilation = _int_pair("dilation", dilation, 1)
+        fail("bias", bias, f"expected shape ({c_out},)")
+    stride = int_pair("stride", stride, 1)
+    dilation = int_pair("dilation", dilation, 1)
     kernel = weight.shape[2:]
     pads = _padding(padding, kernel, stride, dilation)
     _check_index_range(x.shape, kernel, pads, dilation, padding)
     problem = Conv2dProblem(x, weight, bias, stride, pads, dilation, int(groups))
     for axis, extent in (("height", 2), ("width", 3)):
         if problem.output_shape[extent] < 1:
-            _fail(
+            fail(
                 "weight",
                 weight,
                 f"dilated kernel {axis} {dilation[extent - 2] * (kernel[extent - 2] - 1) + 1} exceeds the padded "

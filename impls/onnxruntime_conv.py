@@ -39,25 +39,25 @@ IR_VERSION = 10
 @lru_cache(maxsize=512)
 def session(bias: bool, stride, pads, dilation, group: int):
     """An inference session for one float32 ``Conv`` node with these attributes; shapes are symbolic."""
+    attributes = {"strides": list(stride), "pads": list(pads), "dilations": list(dilation), "group": group}
+    return single_node_session("Conv", "conv2d", ("C_out", "C_group", "kH", "kW"), bias, **attributes)
+
+
+def single_node_session(op_type: str, name: str, weight_dims, bias: bool, **attributes):
+    """An inference session for a graph ``name`` of one float32 node ``op_type(x, weight[, bias]) -> y`` with these
+    attributes, on the CPU execution provider, its worker threads asleep when idle; shapes are symbolic (the weight's
+    named ``weight_dims``)."""
     onnxruntime, onnx, helper = ONNX_RUNTIME.load()
     element = onnx.TensorProto.FLOAT
     inputs = [
         helper.make_tensor_value_info("x", element, ["N", "C_in", "H", "W"]),
-        helper.make_tensor_value_info("weight", element, ["C_out", "C_group", "kH", "kW"]),
+        helper.make_tensor_value_info("weight", element, list(weight_dims)),
     ]
     if bias:
         inputs.append(helper.make_tensor_value_info("bias", element, ["C_out"]))
     output = helper.make_tensor_value_info("y", element, ["N", "C_out", "H_out", "W_out"])
-    node = helper.make_node(
-        "Conv",
-        [value.name for value in inputs],
-        ["y"],
-        strides=list(stride),
-        pads=list(pads),
-        dilations=list(dilation),
-        group=group,
-    )
-    graph = helper.make_graph([node], "conv2d", inputs, [output])
+    node = helper.make_node(op_type, [value.name for value in inputs], ["y"], **attributes)
+    graph = helper.make_graph([node], name, inputs, [output])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
     options = onnxruntime.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -39,7 +39,7 @@ class ErrorModel(str, enum.Enum):
 
 ERROR_MODELS = tuple(model.value for model in ErrorModel)
 ENTRY_POINT_GROUP = "convcheck.impls"
-_NOT_IMPLEMENTATIONS = {"contract", "registry", "signature", "template"}
+_NOT_IMPLEMENTATIONS = {"backward", "contract", "registry", "signature", "template"}
 
 
 DEFAULT_FORMS = {"stride": 1, "padding": 0, "dilation": 1}  # the contract's defaults, as a call leaves them out

@@ -80,8 +80,9 @@ class ConvCase:
             "groups": self.groups,
         }
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Fresh (x, weight, bias) for this case, in the case's memory layouts.
+    def arrays(self, shapes=None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Fresh (x, weight, bias) for this case, in the case's memory layouts; or, given ``shapes``, three arrays of
+        those shapes (None: no array), drawn the same way (the backward calls' operands).
 
         Values come from the seed; where the case carries drawn values (the first ``DRAWN`` elements of each array),
         small-integer data take them, and float data keep their seeded value only where the drawn one is nonzero.
@@ -91,7 +92,7 @@ class ConvCase:
         rng = np.random.default_rng(self.seed)
         exponents = (self.scale[0], self.scale[1], self.scale[0] + self.scale[1])
         arrays = []
-        for index, (shape, exponent) in enumerate(zip(self.shapes(), exponents, strict=True)):
+        for index, (shape, exponent) in enumerate(zip(shapes or self.shapes(), exponents, strict=True)):
             if shape is None:
                 arrays.append(None)
                 continue
@@ -99,7 +100,8 @@ class ConvCase:
             if self.data is not None:
                 head = array.reshape(-1)[: DRAWN[index]]
                 drawn = np.zeros(head.size)
-                drawn[: len(self.data[index])] = self.data[index]
+                values = self.data[index][: head.size]
+                drawn[: len(values)] = values
                 head[...] = drawn if self.values == "int" else np.where(drawn != 0, head, 0)
                 if self.values == "int" and self.seed == 0:
                     array.reshape(-1)[DRAWN[index] :] = 0
@@ -164,9 +166,10 @@ def draw_values(rng: np.random.Generator, shape, kind: str, exponent: int, dtype
     return np.ldexp(values, exponent if kind != "int" else 0).astype(dtype)
 
 
-def with_layout(array: np.ndarray, layout: str) -> np.ndarray:
-    """The same values in another memory layout: a view that is not C-contiguous (except 'contiguous')."""
-    if layout == "contiguous" or array.ndim < 2:
+def with_layout(array: np.ndarray | None, layout: str) -> np.ndarray | None:
+    """The same values in another memory layout: a view that is not C-contiguous (except 'contiguous'); None as it
+    is."""
+    if array is None or layout == "contiguous" or array.ndim < 2:
         return np.ascontiguousarray(array)
     if layout == "fortran":
         return np.asfortranarray(array)

@@ -261,6 +261,10 @@ def _parameter_names(parametrize_marker) -> list[str]:
     return [name.strip() for name in names.split(",")] if isinstance(names, str) else list(names)
 
 
+def _takes_impl(item) -> bool:
+    return "impl" in getattr(getattr(item, "callspec", None), "params", {})
+
+
 def family_of(item) -> str | None:
     marker = item.get_closest_marker("family")
     return marker.args[0] if marker else None
@@ -271,6 +275,11 @@ def pytest_collection_modifyitems(config, items):
     fix its Hypothesis settings for this run, and turn the failures an entry declares into xfail marks."""
     if PROFILE_KEY not in config.stash:
         return
+    if config.stash[CANDIDATES_KEY]:  # --convcheck checks conv2d callables: not the suite's other calls' tests
+        other = [item for item in items if _inside_suite(str(item.path)) and not _takes_impl(item)]
+        if other:
+            config.hook.pytest_deselected(items=other)
+            items[:] = [item for item in items if item not in other]
     profile = settings.get_profile(config.stash[PROFILE_KEY][0])
     database = config.getoption("example_database")
     run_declared = config.getoption("run_declared_failures")

@@ -37,6 +37,8 @@ def frameworks_loaded_by(statement: str) -> list[str]:
         "from convcheck.impls import Capabilities, ConvArgumentError, normalize, output_size",
         "import convcheck.properties.strategies",
         "import impls; impls.REGISTRY, impls.UNAVAILABLE",
+        "from convcheck.impls import backward; backward.ENTRIES, backward.UNAVAILABLE",
+        "import convcheck.properties.backward_cases, convcheck.properties.backward_errors",
     ],
 )
 def test_importing_the_contract_a_case_or_the_registry_loads_no_framework(statement):

@@ -1,0 +1,117 @@
+"""Entries of the transposed convolution and of conv2d's gradients: a registry per call, found like the forward's.
+
+An entry is a name, the call it implements (``conv_transpose2d`` or ``conv2d_backward``), the callable with that
+call's signature, and its declarations: the dtypes it takes, the error model, whether its library is missing. Every
+module of this subpackage (but the contract and this one) is an implementation file; its module-level
+:class:`GradientEntry` objects are its entries. They are not forward entries: the forward discovery does not look
+into this subpackage, and the forward suite never sees them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from convcheck.impls.backward.contract import normalize_backward, normalize_transposed
+from convcheck.impls.contract import ConvArgumentError
+from convcheck.impls.registry import ErrorModel, UnsupportedConfiguration
+
+TRANSPOSED = "conv_transpose2d"
+BACKWARD = "conv2d_backward"
+OPERATIONS = {TRANSPOSED: normalize_transposed, BACKWARD: normalize_backward}  # call -> its contract
+_NOT_IMPLEMENTATIONS = {"contract", "registry"}
+
+
+@dataclass(frozen=True, repr=False)
+class GradientEntry:
+    """One registered implementation of ``operation``: the validated callable plus its declarations."""
+
+    operation: str
+    name: str
+    function: Callable = field(repr=False)
+    error_model: ErrorModel = ErrorModel.EXACT_SUMMATION
+    dtypes: tuple[str, ...] = ("float32", "float64")
+    unavailable: str | None = None  # why it cannot run on this machine, if it cannot
+    library: str | None = None
+    origin: str = ""
+    argument_error: type[ValueError] = ConvArgumentError
+    # conv_transpose2d: takes an output padding smaller than the stride only (torch allows one smaller than the
+    # dilation too)
+    output_padding_below_stride: bool = False
+    algorithm: Callable | None = field(default=None, repr=False)  # the undecorated f(problem)
+
+    def __repr__(self) -> str:
+        return f"GradientEntry({self.operation}:{self.name})"
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # Hypothesis's printer would list a dataclass's fields
+        printer.text(repr(self))
+
+    def __call__(self, *arguments, **keywords):
+        return self.function(*arguments, **keywords)
+
+    def why_unsupported(self, problem) -> str | None:
+        """The reason a valid problem is outside what this entry declares, or None."""
+        if str(problem.x.dtype) not in self.dtypes:
+            return f"dtype {problem.x.dtype} is not supported"
+        extra = getattr(problem, "output_padding", (0, 0))
+        if self.output_padding_below_stride and any(e >= s for e, s in zip(extra, problem.stride, strict=True)):
+            return f"output_padding {extra} not below the stride {problem.stride} is not supported"
+        return None
+
+
+def _registered(operation: str):
+    """The decorator factory of ``operation``'s entries (see :func:`transposed_implementation`)."""
+    contract = OPERATIONS[operation]
+
+    def factory(name: str, *, error_model=None, unavailable=None, library=None, **declared):
+        def decorate(algorithm: Callable) -> GradientEntry:
+            def call(*arguments, **keywords):
+                problem = contract(*arguments, **keywords)
+                reason = entry.why_unsupported(problem)
+                if reason:
+                    raise UnsupportedConfiguration(f"{name}: {reason}")
+                return algorithm(problem)
+
+            call.__doc__ = algorithm.__doc__
+            call.__qualname__ = call.__name__ = f"{name}_{operation}"
+            entry = GradientEntry(
+                operation,
+                name,
+                call,
+                ErrorModel(error_model or ErrorModel.EXACT_SUMMATION),
+                unavailable=unavailable,
+                library=library,
+                origin=algorithm.__module__,
+                algorithm=algorithm,
+                **declared,
+            )
+            return entry
+
+        return decorate
+
+    return factory
+
+
+transposed_implementation = _registered(TRANSPOSED)
+transposed_implementation.__doc__ = """Decorate ``f(ConvTranspose2dProblem) -> ndarray`` into a conv_transpose2d entry
+that validates with the contract and refuses what it does not declare (``dtypes``, ``output_padding_below_stride``)
+with UnsupportedConfiguration before it runs."""
+backward_implementation = _registered(BACKWARD)
+backward_implementation.__doc__ = """Decorate ``f(Conv2dBackwardProblem) -> (grad_x, grad_weight, grad_bias)`` into a
+conv2d_backward entry that validates with the contract and refuses undeclared ``dtypes`` before it runs."""
+
+
+def discover(package: str = __package__) -> dict[str, dict[str, GradientEntry]]:
+    """Every entry of the subpackage's modules, available or not: call -> name -> entry."""
+    found: dict[str, dict[str, GradientEntry]] = {operation: {} for operation in OPERATIONS}
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if info.name.startswith("_") or info.name in _NOT_IMPLEMENTATIONS:
+            continue
+        module = importlib.import_module(f"{package}.{info.name}")
+        for entry in (value for value in vars(module).values() if isinstance(value, GradientEntry)):
+            if entry.name in found[entry.operation]:
+                raise ValueError(f"{entry.operation} implementation {entry.name!r} is registered twice")
+            found[entry.operation][entry.name] = entry
+    return {operation: dict(sorted(entries.items())) for operation, entries in found.items()}

@@ -1,0 +1,74 @@
+"""``scipy.signal.convolve2d`` and ``correlate2d`` per plane pair; strides by zero-stuffing.
+
+The transposed convolution (and the input gradient) of one plane pair is the 'full' convolution of the input plane,
+stuffed with ``stride - 1`` zeros between its values, with the kernel, stuffed with ``dilation - 1`` zeros: input
+value ``i`` times tap ``t`` lands at ``i*stride + t*dilation``. The weight gradient of one plane pair is the 'valid'
+correlation of the padded input plane with the zero-stuffed gradient plane, read at the lags ``t*dilation``.
+``scipy.signal`` is imported at the first call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from convcheck.impls._library import Library
+from convcheck.impls.backward.contract import Conv2dBackwardProblem, ConvTranspose2dProblem
+from convcheck.impls.backward.registry import backward_implementation, transposed_implementation
+from convcheck.impls.scipy_correlate import dilate_kernel
+
+SCIPY_SIGNAL = Library("scipy.signal", install="scipy")
+
+
+def full_convolutions(planes: np.ndarray, weight: np.ndarray, stride, dilation, groups: int) -> np.ndarray:
+    """Per image and output plane, the sum over its group of the 'full' convolutions of the zero-stuffed planes of
+    ``planes (N, C, H, W)`` with the dilated kernels of ``weight (C, C_out/groups, kH, kW)``."""
+    (signal,) = SCIPY_SIGNAL.load()
+    stuffed, kernels = dilate_kernel(planes, stride), dilate_kernel(weight, dilation)
+    c_in, per_group = weight.shape[:2]
+    c_group = c_in // groups
+    out = []
+    for image in stuffed:
+        for o in range(per_group * groups):
+            group, local = divmod(o, per_group)
+            inputs = range(group * c_group, (group + 1) * c_group)
+            out.append(sum(signal.convolve2d(image[c], kernels[c, local], mode="full") for c in inputs))
+    return np.stack(out).reshape(len(stuffed), per_group * groups, *out[0].shape)
+
+
+def resized(array: np.ndarray, before: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """``array``'s planes from row (column) ``before`` on, ``size`` long, zeros past its end (a fresh array)."""
+    out = np.zeros(array.shape[:2] + tuple(size), dtype=array.dtype)
+    kept = array[:, :, before[0] : before[0] + size[0], before[1] : before[1] + size[1]]
+    out[:, :, : kept.shape[2], : kept.shape[3]] = kept
+    return out
+
+
+@transposed_implementation("scipy")
+def stuffed_convolution(problem: ConvTranspose2dProblem) -> np.ndarray:
+    """'full' convolutions of the zero-stuffed input, extended by the output padding, cropped by the padding."""
+    full = full_convolutions(problem.x, problem.weight, problem.stride, problem.dilation, problem.groups)
+    (ph, pw), (eh, ew) = problem.padding, problem.output_padding
+    out = resized(full, (ph, pw), (full.shape[2] + eh - 2 * ph, full.shape[3] + ew - 2 * pw))
+    if problem.bias is not None:
+        out += problem.bias[:, None, None]
+    return out
+
+
+@backward_implementation("scipy")
+def stuffed_correlations(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """grad_x: the transposed convolution of grad_out, cropped to the input; grad_weight: 'valid' correlations of the
+    padded input with the zero-stuffed grad_out, per plane pair, summed over the batch; grad_bias: grad_out summed."""
+    (signal,) = SCIPY_SIGNAL.load()
+    forward, grad = problem.forward, problem.grad_out
+    top, _, left, _ = forward.padding
+    full = full_convolutions(grad, forward.weight, forward.stride, forward.dilation, forward.groups)
+    grad_x = resized(full, (top, left), forward.x.shape[2:])
+    image, stuffed = forward.padded_input(), dilate_kernel(grad, forward.stride)
+    c_out, c_group, kh, kw = forward.weight.shape
+    (dh, dw), per_group = forward.dilation, c_out // forward.groups
+    grad_weight = np.zeros(forward.weight.shape, dtype=grad.dtype)
+    for o in range(c_out):
+        first = (o // per_group) * c_group
+        for c in range(c_group):
+            lags = sum(signal.correlate2d(image[n, first + c], stuffed[n, o], mode="valid") for n in range(len(grad)))
+            grad_weight[o, c] = lags[: dh * (kh - 1) + 1 : dh, : dw * (kw - 1) + 1 : dw]
+    return grad_x, grad_weight, grad.sum(axis=(0, 2, 3))

@@ -1,0 +1,217 @@
+"""The cases of the transposed convolution and of conv2d's gradients, drawn from the forward's configurations.
+
+A :class:`GradientCase` is a forward :class:`convcheck.properties.cases.ConvCase` (drawn by the forward strategies,
+with their corners, edges and budget) and an output padding. Its conv2d_backward call takes the forward's ``x`` and
+``weight`` and a ``grad_out`` of the forward output's shape; its conv_transpose2d call is the adjoint of the forward
+convolution: the input of the forward output's shape, the forward kernel read as ``(C_in, C_out/groups, kH, kW)``,
+the forward's stride, dilation, groups and (symmetric) padding, and an output padding that is the forward's unused
+rows (so the output has the forward input's size) or any other that torch allows and leaves an output.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from convcheck.impls import Capabilities, output_size
+from convcheck.properties.assertions import assert_close
+from convcheck.properties.cases import ConvCase, one_int_where_equal
+from convcheck.properties.failures import PropertyFailure, crashed
+from convcheck.properties.oracle import explicit_padding
+from convcheck.properties.strategies import conv_cases
+from convcheck.properties.watching import watching
+from hypothesis import settings
+from hypothesis import strategies as st
+
+
+@dataclass(frozen=True)
+class GradientCase:
+    """A forward configuration and the transposed call's output padding; prints as its code."""
+
+    forward: ConvCase
+    output_padding: tuple[int, int] = (0, 0)
+
+    def __repr__(self) -> str:
+        return f"GradientCase({self.forward.code()}, output_padding={self.output_padding})"
+
+    def descriptor(self) -> str:
+        """One line: the forward configuration (and the output padding, if any)."""
+        extra = f" output_padding={self.output_padding}" if self.output_padding != (0, 0) else ""
+        return f"conv2d {self.forward.descriptor()}{extra}"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(self.descriptor())
+
+    def forward_output(self) -> tuple[int, int, int, int]:
+        """(N, C_out, H_out, W_out) of the forward convolution."""
+        case = self.forward
+        top, bottom, left, right = explicit_padding(case.padding, (case.kh, case.kw), case.dilation)
+        rows = output_size(case.h, case.kh, case.stride[0], top + bottom, case.dilation[0])
+        cols = output_size(case.w, case.kw, case.stride[1], left + right, case.dilation[1])
+        return (case.n, case.c_out, rows, cols)
+
+    def backward_call(self) -> tuple[tuple[np.ndarray, ...], dict]:
+        """``(grad_out, x, weight)`` and the geometry keywords of the conv2d_backward call."""
+        x_shape, weight_shape, _ = self.forward.shapes()
+        x, weight, grad_out = self.forward.arrays((x_shape, weight_shape, self.forward_output()))
+        return (grad_out, x, weight), self.forward.geometry()
+
+    def transposed_call(self) -> tuple[tuple[np.ndarray | None, ...], dict]:
+        """``(x, weight, bias)`` and the geometry keywords of the conv_transpose2d call."""
+        case = self.forward
+        _, weight_shape, _ = case.shapes()
+        bias_shape = (case.c_in,) if case.bias else None
+        x, weight, bias = case.arrays((self.forward_output(), weight_shape, bias_shape))
+        geometry = dict(case.geometry(), padding=self.padding(), output_padding=self.output_padding)
+        if case.ints:
+            geometry["output_padding"] = one_int_where_equal(self.output_padding)
+        return (x, weight, bias), geometry
+
+    def padding(self):
+        """The forward's padding as the transposed call's: a pair, or one int where the case spells it so."""
+        padding = (0, 0) if self.forward.padding == "valid" else self.forward.padding
+        return one_int_where_equal(padding) if self.forward.ints else padding
+
+    def unused_rows(self) -> tuple[int, int]:
+        """Per axis, the forward input's rows (columns) past its last window: the adjoint's output padding."""
+        case, (_, _, rows, cols) = self.forward, self.forward_output()
+        pads = (0, 0) if case.padding == "valid" else case.padding
+        spans = (case.dilation[0] * (case.kh - 1) + 1, case.dilation[1] * (case.kw - 1) + 1)
+        return tuple(
+            size + 2 * p - span - (out - 1) * s
+            for size, p, span, out, s in zip((case.h, case.w), pads, spans, (rows, cols), case.stride, strict=True)
+        )
+
+
+def backward_cases(entry, values=("int", "normal", "positive", "wide")):
+    """Cases of conv2d_backward in ``entry``'s dtypes: any forward configuration (padding strings included), grad_out
+    drawn with it."""
+    capabilities = Capabilities(dtypes=entry.dtypes)
+    return conv_cases(capabilities, values=values, bias=True).map(GradientCase)
+
+
+@st.composite
+def transposed_cases(draw, entry, values=("int", "normal", "positive", "wide"), adjoint_only: bool = False):
+    """Cases of conv_transpose2d inside ``entry``'s declaration: a forward configuration with symmetric integer
+    padding, and an output padding: half the cases (all, if ``adjoint_only``) the forward's unused rows, the others
+    any allowed one."""
+    capabilities = Capabilities(dtypes=entry.dtypes, padding_strings=("valid",))
+    forward = draw(conv_cases(capabilities, values=values, padding_modes=("pair", "valid")))
+    case = GradientCase(forward)
+    natural = case.unused_rows()
+    if adjoint_only or draw(st.booleans()):
+        return GradientCase(forward, natural)
+    extra = []
+    for axis, size in enumerate((forward.h, forward.w)):
+        top = forward.stride[axis] - 1
+        if not entry.output_padding_below_stride:
+            top = max(top, forward.dilation[axis] - 1)
+        extra.append(draw(st.integers(max(0, natural[axis] - size + 1), top)))  # leaves at least one output row
+    return GradientCase(forward, tuple(extra))
+
+
+def called(entry, case: GradientCase, arguments, geometry):
+    """``entry(*arguments, **geometry)``; any exception from this valid call of ``case`` is the entry's failure."""
+    __tracebackhide__ = True
+    try:
+        with watching(entry.name, f"{entry.operation} of {case.descriptor()}"):
+            return entry(*arguments, **geometry)
+    except Exception as error:
+        found = crashed(entry, error)
+        found.arguments = case.descriptor()
+        raise found from None
+
+
+def failure(entry, case: GradientCase, law: str, detail: str) -> PropertyFailure:
+    """A broken law of ``entry`` on ``case``, the case printed as its code."""
+    found = PropertyFailure(law, detail, entry)
+    found.arguments = case.descriptor()
+    return found
+
+
+def assert_within(entry, case: GradientCase, actual, expected, bound, law: str) -> None:
+    """:func:`convcheck.properties.assertions.assert_close`, its failure naming ``case``."""
+    __tracebackhide__ = True
+    try:
+        assert_close(actual, expected, bound, law, entry, None, "the oracle, within the error bound")
+    except PropertyFailure as found:
+        found.arguments = case.descriptor()
+        raise
+
+
+def entries(operation: str) -> list:
+    """``pytest.param`` of every entry of ``operation`` that can run here, with its name as the id."""
+    from convcheck.impls.backward import ENTRIES
+
+    return [pytest.param(entry, id=name) for name, entry in ENTRIES[operation].items()]
+
+
+def examples(factor: float) -> settings:
+    """``factor`` times the example count of the profile loaded when the module is imported (the run's)."""
+    return settings(max_examples=max(1, round(settings().max_examples * factor)))
+
+
+def check_hygiene(entry, case: GradientCase, names, arguments, geometry) -> None:
+    """The call leaves its arrays (named ``names``) bitwise unchanged and returns fresh, writeable, C-contiguous
+    arrays of the input dtype that share no memory with them."""
+    __tracebackhide__ = True
+    before = [None if a is None else a.copy() for a in arguments]
+    result = called(entry, case, arguments, geometry)
+    problems = [
+        f"{name} was modified in place"
+        for name, array, copy in zip(names, arguments, before, strict=True)
+        if array is not None and not np.array_equal(array, copy, equal_nan=True)
+    ]
+    dtype = next(a.dtype for a in arguments if a is not None)
+    for index, out in enumerate(result if isinstance(result, tuple) else (result,)):
+        if not isinstance(out, np.ndarray) or out.dtype != dtype:
+            problems.append(f"result {index}: {type(out).__name__} of dtype {getattr(out, 'dtype', None)}, not {dtype}")
+            continue
+        if not (out.flags.c_contiguous and out.flags.writeable):
+            problems.append(f"result {index} is not a writeable C-contiguous array")
+        shared = [name for name, a in zip(names, arguments, strict=True) if a is not None and np.shares_memory(out, a)]
+        problems += [f"result {index} shares memory with {', '.join(shared)}"] if shared else []
+    if problems:
+        raise failure(entry, case, f"{entry.operation}: inputs unchanged, fresh results", "; ".join(problems))
+
+
+@pytest.fixture(autouse=True)
+def tagged_with_its_call(request):
+    """Tag a test of an entry with the entry's call (``operation``): the conv2d conformance table leaves it out."""
+    entry = getattr(getattr(request.node, "callspec", None), "params", {}).get("entry")
+    if entry is not None:
+        request.node.user_properties.append(("operation", entry.operation))
+
+
+def replayable(check):
+    """Give the failures of ``check(entry, case)`` their case and the code that replays them: the same call of the
+    same check, to paste into Python."""
+
+    @functools.wraps(check)
+    def run(entry, case: GradientCase):
+        __tracebackhide__ = True
+        try:
+            return check(entry, case)
+        except PropertyFailure as found:
+            found.arguments = case.descriptor()
+            found.reproduce = replay_code(run, entry, case)
+            raise
+
+    return run
+
+
+def replay_code(check, entry, case: GradientCase) -> str:
+    """Python lines that call ``check`` on ``entry`` and ``case`` in a fresh interpreter."""
+    module = check.__module__  # in a checkout pytest imports the suite's modules as properties.*
+    module = f"convcheck.{module}" if module.startswith("properties.") else module
+    return "\n".join(
+        [
+            f"from {entry.origin} import {entry.algorithm.__name__} as entry",
+            "from convcheck.properties.cases import ConvCase",
+            "from convcheck.properties.backward_cases import GradientCase",
+            f"from {module} import {check.__name__}",
+            f"{check.__name__}(entry, {case!r})",
+        ]
+    )

@@ -1,0 +1,102 @@
+"""Deliberately wrong conv_transpose2d and conv2d_backward entries: each the correct computation with ONE classic
+backward bug. Each validates with the shared contract (the decorators of ``convcheck.impls.backward.registry``), so
+that only its bug is wrong about it; the correct computation is torch's. Test fixtures, never registered."""
+
+from dataclasses import replace
+
+import numpy as np
+from convcheck.impls.backward.registry import backward_implementation, transposed_implementation
+from convcheck.impls.backward.torch_autograd import torch_gradients, torch_transposed
+
+_transposed, _gradients = torch_transposed.algorithm, torch_gradients.algorithm
+
+
+@transposed_implementation("bug_output_padding_at_start")
+def output_padding_at_start(problem):
+    """The output padding's extra rows and columns go before the result instead of after it."""
+    (eh, ew) = problem.output_padding
+    inner = _transposed(replace(problem, output_padding=(0, 0), bias=None))
+    out = np.zeros((*inner.shape[:2], inner.shape[2] + eh, inner.shape[3] + ew), dtype=inner.dtype)
+    out[:, :, eh:, ew:] = inner
+    if problem.bias is not None:
+        out += problem.bias[:, None, None]
+    return out
+
+
+@transposed_implementation("bug_kernel_not_flipped")
+def kernel_not_flipped(problem):
+    """The transposed convolution as a forward convolution of the stuffed input by the swapped kernel, not flipped."""
+    return _transposed(replace(problem, weight=np.ascontiguousarray(problem.weight[:, :, ::-1, ::-1])))
+
+
+@transposed_implementation("bug_padding_not_cropped")
+def padding_not_cropped(problem):
+    """The full result is returned: the padding is never cropped from it."""
+    return _transposed(replace(problem, padding=(0, 0)))
+
+
+@transposed_implementation("bug_padding_cropped_at_end")
+def padding_cropped_at_end(problem):
+    """Both sides' padding is cropped from the end: the shape is right, the values shifted."""
+    (ph, pw) = problem.padding
+    full = _transposed(replace(problem, padding=(0, 0)))
+    return np.ascontiguousarray(full[:, :, : full.shape[2] - 2 * ph, : full.shape[3] - 2 * pw])
+
+
+@backward_implementation("bug_input_gradient_overwritten")
+def input_gradient_overwritten(problem):
+    """Each window's gradient is written into grad_x, not added: where windows overlap, the last one wins."""
+    forward, grad = problem.forward, problem.grad_out
+    top, bottom, left, right = forward.padding
+    n, c_in, h, w = forward.x.shape
+    c_out, _, kh, kw = forward.weight.shape
+    (sh, sw), (dh, dw), groups = forward.stride, forward.dilation, forward.groups
+    canvas = np.zeros((n, c_in, h + top + bottom, w + left + right), dtype=grad.dtype)
+    kernel = forward.weight.reshape(groups, c_out // groups, -1)
+    per_group = grad.reshape(n, groups, c_out // groups, *grad.shape[2:])
+    for i in range(grad.shape[2]):
+        for j in range(grad.shape[3]):
+            window = canvas[:, :, i * sh : i * sh + dh * (kh - 1) + 1 : dh, j * sw : j * sw + dw * (kw - 1) + 1 : dw]
+            window[...] = np.einsum("ngo,gok->ngk", per_group[:, :, :, i, j], kernel).reshape(window.shape)
+    _, grad_weight, grad_bias = _gradients(problem)
+    return np.ascontiguousarray(canvas[:, :, top : top + h, left : left + w]), grad_weight, grad_bias
+
+
+@backward_implementation("bug_weight_gradient_of_last_image")
+def weight_gradient_of_last_image(problem):
+    """grad_weight is overwritten image after image instead of summed over the batch: only the last image counts."""
+    grad_x, _, grad_bias = _gradients(problem)
+    last = replace(problem, grad_out=problem.grad_out[-1:], forward=replace(problem.forward, x=problem.x[-1:]))
+    return grad_x, _gradients(last)[1], grad_bias
+
+
+@backward_implementation("bug_bias_gradient_not_summed_over_batch")
+def bias_gradient_not_summed_over_batch(problem):
+    """grad_bias sums grad_out over the plane of the first image only."""
+    grad_x, grad_weight, _ = _gradients(problem)
+    return grad_x, grad_weight, np.ascontiguousarray(problem.grad_out[0].sum(axis=(1, 2)))
+
+
+@backward_implementation("bug_input_gradient_unused_rows_at_start")
+def input_gradient_unused_rows_at_start(problem):
+    """grad_x assumes the input rows (columns) past the last window are at the start: the gradient shifted by them."""
+    grad_x, grad_weight, grad_bias = _gradients(problem)
+    forward, (rows, cols) = problem.forward, problem.grad_out.shape[2:]
+    top, bottom, left, right = forward.padding
+    (kh, kw), (sh, sw), (dh, dw) = forward.weight.shape[2:], forward.stride, forward.dilation
+    height, width = forward.x.shape[2:]
+    unused_h = height + top + bottom - ((rows - 1) * sh + dh * (kh - 1) + 1)
+    unused_w = width + left + right - ((cols - 1) * sw + dw * (kw - 1) + 1)
+    shifted = np.zeros_like(grad_x)
+    shifted[:, :, unused_h:, unused_w:] = grad_x[:, :, : height - unused_h, : width - unused_w]
+    return shifted, grad_weight, grad_bias
+
+
+@backward_implementation("bug_float32_accumulation")
+def float32_accumulation(problem):
+    """float64 gradients computed in float32 and cast back: rounding far beyond float64's."""
+    single = {"x": problem.x.astype(np.float32), "weight": problem.weight.astype(np.float32)}
+    narrowed = replace(
+        problem, grad_out=problem.grad_out.astype(np.float32), forward=replace(problem.forward, **single)
+    )
+    return tuple(g.astype(problem.x.dtype) for g in _gradients(narrowed))

@@ -1,0 +1,134 @@
+"""The backward properties catch every classic backward bug of the gallery and flag no correct entry.
+
+Each property of ``properties/test_transposed.py`` and ``properties/test_backward.py`` (its strategy and its check)
+runs in this process on the bugs of ``tests/gallery/backward_bugs.py`` and on correct entries: derandomized in the
+test, so that a catch or a miss is a property of the code, and with random seeds from the command line, which
+measures how often each bug is caught in ordinary runs:
+
+    python -m tests.test_backward_gallery --runs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+import pytest
+from convcheck.impls.backward import BACKWARD, ENTRIES, TRANSPOSED, GradientEntry
+from convcheck.properties import test_backward, test_transposed
+from convcheck.properties.backward_cases import backward_cases, transposed_cases
+from convcheck.properties.failures import PropertyFailure
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
+
+from tests.gallery import backward_bugs
+
+EXAMPLES = 40  # per property and entry, as the default profile
+PROPERTIES = {  # operation -> property -> (strategy of an entry's cases, check)
+    TRANSPOSED: {
+        "oracle": (lambda e: transposed_cases(e), test_transposed.check_matches_oracle),
+        "exactness": (lambda e: transposed_cases(e, values=("int",)), test_transposed.check_matches_oracle),
+        "shape": (lambda e: transposed_cases(e, values=("int",)), test_transposed.check_output_shape),
+        "adjoint": (
+            lambda e: transposed_cases(e, values=("int",), adjoint_only=True),
+            test_transposed.check_adjoint,
+        ),
+    },
+    BACKWARD: {
+        "oracle": (lambda e: backward_cases(e), test_backward.check_matches_oracle),
+        "exactness": (lambda e: backward_cases(e, values=("int",)), test_backward.check_matches_oracle),
+        "shapes": (lambda e: backward_cases(e, values=("int",)), test_backward.check_shapes),
+        "adjoint": (lambda e: backward_cases(e, values=("int",)), test_backward.check_adjoint_identities),
+        "unread": (lambda e: backward_cases(e), test_backward.check_unread_inputs),
+    },
+}
+KNOWN_BUGS = {  # each bug and the properties meant to catch it
+    "output_padding_at_start": {"oracle", "exactness"},
+    "kernel_not_flipped": {"oracle", "exactness", "adjoint"},
+    "padding_not_cropped": {"shape", "oracle", "exactness"},
+    "padding_cropped_at_end": {"oracle", "exactness", "adjoint"},
+    "input_gradient_overwritten": {"oracle", "exactness", "adjoint"},
+    "weight_gradient_of_last_image": {"oracle", "exactness", "adjoint"},
+    "bias_gradient_not_summed_over_batch": {"oracle", "exactness", "adjoint"},
+    "input_gradient_unused_rows_at_start": {"unread", "oracle", "exactness", "adjoint"},
+    "float32_accumulation": {"oracle"},
+}
+CORRECT = {operation: ("loop", "torch") for operation in PROPERTIES}
+
+
+def property_run(entry, strategy, check, seeded: int | None):
+    """One property as a Hypothesis test of ``entry``: derandomized, or with the random seed ``seeded``."""
+
+    @settings(
+        max_examples=EXAMPLES, database=None, derandomize=seeded is None, deadline=None,
+        phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
+    )  # fmt: skip
+    @given(data=st.data())
+    def run(data):
+        check(entry, data.draw(strategy(entry)))
+
+    return run if seeded is None else seed(seeded)(run)
+
+
+def failing_properties(entry, seeded: int | None = None) -> set[str]:
+    """The properties that fail on ``entry``."""
+    failed = set()
+    for name, (strategy, check) in PROPERTIES[entry.operation].items():
+        try:
+            property_run(entry, strategy, check, seeded)()
+        except PropertyFailure:
+            failed.add(name)
+    return failed
+
+
+def test_backward_gallery_declares_every_bug():
+    """Every bug of the gallery module is declared here, with a docstring saying what it does wrong."""
+    bugs = {
+        name: value for name, value in vars(backward_bugs).items()
+        if isinstance(value, GradientEntry) and value.origin == backward_bugs.__name__
+    }  # fmt: skip
+    assert set(bugs) == set(KNOWN_BUGS)
+    assert all((bug.function.__doc__ or "").strip() for bug in bugs.values())
+
+
+@pytest.mark.parametrize("bug", KNOWN_BUGS)
+def test_each_backward_bug_is_caught_by_a_property_meant_for_it(bug):
+    entry = getattr(backward_bugs, bug)
+    failed = failing_properties(entry)
+    assert failed & KNOWN_BUGS[bug], f"{bug} ({entry.function.__doc__.strip()}) failed only {sorted(failed)}"
+
+
+@pytest.mark.parametrize(("operation", "name"), [(op, name) for op, names in CORRECT.items() for name in names])
+def test_correct_entries_are_not_flagged(operation, name):
+    assert failing_properties(ENTRIES[operation][name]) == set()
+
+
+def test_a_failure_replays_from_its_reproduction():
+    """The code a failure carries fails the same way in a fresh namespace."""
+    check = PROPERTIES[TRANSPOSED]["exactness"][1]
+    entry = backward_bugs.kernel_not_flipped
+    with pytest.raises(PropertyFailure) as first:
+        property_run(entry, *PROPERTIES[TRANSPOSED]["exactness"], None)()
+    assert check.__name__ in (first.value.reproduce or "")
+    with pytest.raises(PropertyFailure) as replayed:
+        exec(first.value.reproduce, {})
+    assert str(replayed.value).splitlines()[0] == str(first.value).splitlines()[0]
+
+
+def main() -> None:
+    """Print how many of ``--runs`` randomized runs catch each bug, and by which properties."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    runs = parser.parse_args().runs
+    for bug, meant in KNOWN_BUGS.items():
+        entry, by = getattr(backward_bugs, bug), Counter()
+        caught = 0
+        for run in range(runs):
+            failed = failing_properties(entry, seeded=1000 + run * 7919) & meant
+            caught += bool(failed)
+            by.update(failed)
+        print(f"{bug}: caught in {caught} of {runs} runs ({', '.join(f'{k} {v}' for k, v in sorted(by.items()))})")
+
+
+if __name__ == "__main__":
+    main()
