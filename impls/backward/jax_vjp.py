@@ -5,8 +5,8 @@ The transposed convolution is XLA's convolution of the input dilated by the stri
 kernel flipped and its two channel axes swapped per group, and padding ``dilation*(k - 1) - padding`` on both sides
 (negative: cropped), plus ``output_padding`` at the end. The gradients are the vector-Jacobian product of the forward
 convolution plus a bias at ``grad_out``. ``Precision.HIGHEST`` asks for true float32 products; float64 switches JAX's
-x64 mode on around the call only. Each geometry is compiled once (``jax.jit``, the geometry static). JAX is imported
-at the first call.
+x64 mode on around the call only. Each geometry is compiled once (``jax.jit``, the geometry static), in the NHWC/HWIO
+layout of XLA's CPU convolution. JAX is imported at the first call.
 """
 
 from __future__ import annotations
@@ -20,21 +20,30 @@ from convcheck.impls.jax_lax import JAX, UNAVAILABLE
 
 
 def _convolve(lax, x, weight, stride, padding, dilation, groups, lhs_dilation=(1, 1)):
+    """XLA's convolution on NHWC input and an HWIO kernel: the layout of its CPU convolution (given NCHW/OIHW it
+    compiles transposition loops around it, several times slower to compile, see :mod:`convcheck.impls.jax_lax`)."""
     return lax.conv_general_dilated(
         x, weight, window_strides=stride, padding=padding, lhs_dilation=lhs_dilation, rhs_dilation=dilation,
-        dimension_numbers=("NCHW", "OIHW", "NCHW"), feature_group_count=groups, precision=lax.Precision.HIGHEST,
+        dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups, precision=lax.Precision.HIGHEST,
     )  # fmt: skip
+
+
+def _nhwc(array: np.ndarray) -> np.ndarray:
+    return array.transpose(0, 2, 3, 1)
+
+
+def _nchw(array) -> np.ndarray:
+    return np.array(np.asarray(array).transpose(0, 3, 1, 2), order="C")  # a copy: JAX's buffer is read-only
 
 
 @cache
 def compiled_transposed():
-    """The transposed convolution, compiled once per shape, dtype and geometry."""
+    """The transposed convolution, compiled once per shape, dtype and geometry (kernel already flipped, channels
+    swapped, HWIO)."""
     jax, lax = JAX.load()
 
-    def transposed(x, weight, *, stride, padding, output_padding, groups, dilation):
-        c_in, per_group, kh, kw = weight.shape
-        kernel = weight.reshape(groups, c_in // groups, per_group, kh, kw).swapaxes(1, 2)
-        kernel = kernel.reshape(groups * per_group, c_in // groups, kh, kw)[:, :, ::-1, ::-1]
+    def transposed(x, kernel, *, stride, padding, output_padding, groups, dilation):
+        kh, kw = kernel.shape[:2]
         pads = [
             (d * (k - 1) - p, d * (k - 1) - p + e)
             for k, p, d, e in zip((kh, kw), padding, dilation, output_padding, strict=True)
@@ -44,6 +53,15 @@ def compiled_transposed():
     return jax.jit(transposed, static_argnames=("stride", "padding", "output_padding", "groups", "dilation"))
 
 
+def _transposed_kernel(weight: np.ndarray, groups: int) -> np.ndarray:
+    """``[C_in, C_out/groups, kH, kW]`` as the forward kernel of the transposed convolution: channel axes swapped per
+    group, taps flipped, in HWIO (a view)."""
+    c_in, per_group, kh, kw = weight.shape
+    kernel = weight.reshape(groups, c_in // groups, per_group, kh, kw).swapaxes(1, 2)
+    kernel = kernel.reshape(groups * per_group, c_in // groups, kh, kw)[:, :, ::-1, ::-1]
+    return kernel.transpose(2, 3, 1, 0)
+
+
 @cache
 def compiled_gradients():
     """The forward convolution's vector-Jacobian product, compiled once per shape, dtype and geometry."""
@@ -51,9 +69,9 @@ def compiled_gradients():
 
     def gradients(grad_out, x, weight, *, stride, padding, dilation, groups):
         def forward(x, weight, bias):
-            return _convolve(lax, x, weight, stride, padding, dilation, groups) + bias[None, :, None, None]
+            return _convolve(lax, x, weight, stride, padding, dilation, groups) + bias
 
-        _, pullback = jax.vjp(forward, x, weight, jax.numpy.zeros(weight.shape[0], dtype=weight.dtype))
+        _, pullback = jax.vjp(forward, x, weight, jax.numpy.zeros(weight.shape[-1], dtype=weight.dtype))
         return pullback(grad_out)
 
     return jax.jit(gradients, static_argnames=("stride", "padding", "dilation", "groups"))
@@ -71,10 +89,11 @@ def jax_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
     x64, device = _on_cpu(jax, problem.x.dtype)
     with x64, device:
         y = compiled_transposed()(
-            problem.x, problem.weight, stride=problem.stride, padding=problem.padding,
-            output_padding=problem.output_padding, groups=problem.groups, dilation=problem.dilation,
+            _nhwc(problem.x), _transposed_kernel(problem.weight, problem.groups), stride=problem.stride,
+            padding=problem.padding, output_padding=problem.output_padding, groups=problem.groups,
+            dilation=problem.dilation,
         )  # fmt: skip
-        out = np.array(y, order="C")  # a copy: JAX's buffer is read-only
+        out = _nchw(y)
     if problem.bias is not None:
         out += problem.bias[:, None, None]
     return out
@@ -88,8 +107,8 @@ def jax_gradients(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarra
     top, bottom, left, right = forward.padding
     x64, device = _on_cpu(jax, forward.x.dtype)
     with x64, device:
-        grads = compiled_gradients()(
-            problem.grad_out, forward.x, forward.weight, stride=forward.stride,
+        grad_x, grad_weight, grad_bias = compiled_gradients()(
+            _nhwc(problem.grad_out), _nhwc(forward.x), forward.weight.transpose(2, 3, 1, 0), stride=forward.stride,
             padding=((top, bottom), (left, right)), dilation=forward.dilation, groups=forward.groups,
         )  # fmt: skip
-        return tuple(np.array(g, order="C") for g in grads)
+        return _nchw(grad_x), np.array(np.asarray(grad_weight).transpose(3, 2, 0, 1), order="C"), np.array(grad_bias)
