@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from convcheck.properties import isolation, stopping
+from convcheck.properties import isolation, shrinking, stopping
 from convcheck.properties.conformance import ConformanceSummary, library_version, run_seed
 from convcheck.properties.threads import limited_threads
 from hypothesis import HealthCheck, Phase, settings
@@ -81,6 +81,7 @@ def pytest_addoption(parser):
     )  # fmt: skip
     isolation.add_options(parser)
     stopping.add_options(parser)
+    shrinking.add_options(parser)
     group.addoption(
         "--example-database", default=None, metavar="PATH|none",
         help="where Hypothesis keeps failing examples (default: the profile's, .hypothesis/); 'none' keeps nothing",
@@ -176,6 +177,7 @@ def pytest_configure(config):
     config.pluginmanager.register(summary, "convcheck-conformance")
     isolation.configure(config)
     stopping.configure(config)
+    shrinking.configure(config)
 
 
 def unavailable() -> dict[str, str]:
@@ -315,12 +317,13 @@ def pytest_runtest_call(item):
     if chosen is None or not hasattr(test, "hypothesis"):
         return (yield)
     before = test._hypothesis_internal_use_settings, test._hypothesis_internal_use_seed  # what @settings, @seed set
-    test._hypothesis_internal_use_settings = chosen
     test._hypothesis_internal_use_seed = seed_of_test(item, None if chosen.derandomize else run_seed(item.config))
-    try:
-        return (yield)
-    finally:
-        test._hypothesis_internal_use_settings, test._hypothesis_internal_use_seed = before
+    with shrinking.for_test(item, chosen) as chosen:
+        test._hypothesis_internal_use_settings = chosen
+        try:
+            return (yield)
+        finally:
+            test._hypothesis_internal_use_settings, test._hypothesis_internal_use_seed = before
 
 
 def seed_of_test(item, run: int | str | None) -> int:

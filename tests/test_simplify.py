@@ -109,3 +109,12 @@ def test_a_change_that_would_cost_more_than_the_case_is_not_tried():
     arguments, _ = simplest(check, LOOP, {"case": extreme}, LAW, PropertyFailure)
     assert not any(case.stride == (1, 1) and case.padding == (2**39, 0) for case in tried)  # 2**40 outputs
     assert arguments["case"].descriptor().startswith("n1 ic1 ih1 iw1 oc1 kh1 kw1 sh1 sw1 ph0 pw0")
+
+
+def test_only_an_entrys_first_failure_is_shrunk_and_simplified(run_suite):
+    """Its later failures report the case Hypothesis found (``--shrink=every``: every failure is simplified)."""
+    run = run_suite("properties/test_agreement.py", "-k", "flipped and (within_error_bound or larger_layers)",
+                    "--impl=flipped=tests.gallery.buggy:flipped_kernel", profile="default")  # fmt: skip
+    first, later = [failure["message"] for failure in run.report["failures"] if failure["implementation"] == "flipped"]
+    assert "simplified from the drawn case" in first
+    assert "simplified from the drawn case" not in later
