@@ -20,8 +20,6 @@ on tests that ask for an ``impl``: the property suite of this package, and the b
 
 from __future__ import annotations
 
-import hashlib
-import os
 import random
 import re
 from dataclasses import replace
@@ -29,10 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from convcheck.properties import isolation, shrinking, stopping
+from convcheck.properties import isolation, profiles, shrinking, stopping
 from convcheck.properties.conformance import ConformanceSummary, library_version, run_seed
 from convcheck.properties.threads import limited_threads
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import settings
 
 if TYPE_CHECKING:  # the implementations are imported by the runs that test them, not by every pytest run
     from convcheck.impls import Entry
@@ -88,31 +86,6 @@ def pytest_addoption(parser):
     )  # fmt: skip
 
 
-def register_profiles() -> None:
-    """The suite's Hypothesis profiles (registered for the runs that use them, not at import)."""
-    common = {
-        "deadline": None,
-        "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
-        "report_multiple_bugs": False,  # one failure per property, never an ExceptionGroup
-        "print_blob": False,  # a failure carries its own reproduction; Hypothesis's CI profile would add a blob line
-    }
-    find_and_shrink = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]  # no 'explain' block
-    settings.register_profile("default", max_examples=40, phases=find_and_shrink, **common)
-    settings.register_profile("ci", max_examples=60, phases=find_and_shrink, **common)
-    settings.register_profile("thorough", max_examples=600, phases=find_and_shrink, **common)
-    # The known-bug gallery: find the bug, skip the costly shrink; derandomized, so that a catch or a miss is a
-    # property of the code under test, not of one run's draw.
-    settings.register_profile(
-        "gallery", max_examples=60, phases=[Phase.explicit, Phase.generate], database=None, derandomize=True, **common
-    )
-
-
-def run_profile(config) -> str:
-    """The Hypothesis profile this run asks for."""
-    profile = config.getoption("hypothesis_profile", None) or os.environ.get("HYPOTHESIS_PROFILE")
-    return profile or ("ci" if os.environ.get("CI") else "default")
-
-
 def load_entry(spec: str, option: str) -> Entry:
     """The entry of ``--impl``/``--convcheck`` ``spec``, or a one-line usage error naming the problem."""
     from convcheck.impls.registry import SpecError, load_spec
@@ -165,9 +138,9 @@ def pytest_configure(config):
     if all(_inside_suite(arg) for arg in config.args):  # a run of properties only: no timing, so no timer header
         for name in ("benchmark", "pytest-benchmark"):
             config.pluginmanager.set_blocked(name)
-    register_profiles()
+    profiles.register_profiles()
     previous = settings.get_current_profile_name()
-    profile = run_profile(config)
+    profile = profiles.run_profile(config)
     settings.load_profile(profile)
     config.stash[PROFILE_KEY] = (profile, previous)
     if run_seed(config) is None:  # the run's own seed for its property tests, printed: it replays the run
@@ -317,21 +290,15 @@ def pytest_runtest_call(item):
     if chosen is None or not hasattr(test, "hypothesis"):
         return (yield)
     before = test._hypothesis_internal_use_settings, test._hypothesis_internal_use_seed  # what @settings, @seed set
-    test._hypothesis_internal_use_seed = seed_of_test(item, None if chosen.derandomize else run_seed(item.config))
+    test._hypothesis_internal_use_seed = profiles.seed_of_test(
+        item, None if chosen.derandomize else run_seed(item.config)
+    )
     with shrinking.for_test(item, chosen) as chosen:
         test._hypothesis_internal_use_settings = chosen
         try:
             return (yield)
         finally:
             test._hypothesis_internal_use_settings, test._hypothesis_internal_use_seed = before
-
-
-def seed_of_test(item, run: int | str | None) -> int:
-    """The seed of one property test: the run's seed (None for a derandomized profile) and the test's id together.
-    One seed for every test would draw the same choices in every test of one function: the same cases for every
-    entry of the same capabilities, the same batch and dtype for every layer of the catalogue."""
-    digest = hashlib.sha256(f"{run}:{item.nodeid}".encode()).digest()
-    return int.from_bytes(digest[:8], "big")
 
 
 @pytest.hookimpl(wrapper=True)
