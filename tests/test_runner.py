@@ -32,6 +32,7 @@ def thread_counts() -> tuple:
 
 def test_each_call_runs_its_own_profile_and_leaves_the_process_as_it_was(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    CountingConv2d()(np.ones((1, 1, 1, 1), np.float32), np.ones((1, 1, 1, 1), np.float32))  # torch loaded first
     profile, threads = settings.get_current_profile_name(), thread_counts()
     counts = {}
     for name in ("thorough", "default", "thorough"):
