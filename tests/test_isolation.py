@@ -82,7 +82,8 @@ def test_the_time_limit_follows_what_the_entry_has_shown(suite, pytester):
     result.assert_outcomes(failed=2)
     floor = r".*a call of stuck outlasted the time limit of 5 s \(20 times its slowest completed call, at least 5 s: "
     result.stdout.re_match_lines([floor + r"no call of it has ended; --call-timeout=SECONDS sets a fixed limit\)$"])
-    shown = r"its slowest call so far took (0\.3\d*) s; --call-timeout=SECONDS sets a fixed limit\)$"
+    # The parent times a call from the moment it reads the child's notice, so a 0.3 s call can measure a little less.
+    shown = r"its slowest call so far took (0\.29\d*|0\.3\d*) s; --call-timeout=SECONDS sets a fixed limit\)$"
     result.stdout.re_match_lines([r".*a call of slow outlasted the time limit of [\d.]+ s .*" + shown])
     limit, slowest = re.search(
         r"slow outlasted the time limit of ([\d.]+) s .* took ([\d.]+) s", str(result.stdout)
