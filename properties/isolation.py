@@ -38,8 +38,10 @@ DEFAULT_MODE = "fork" if hasattr(os, "fork") else "none"
 
 
 def isolated_item(item) -> bool:
-    """Property tests, the ones with an implementation under test, are isolated."""
-    return "impl" in getattr(getattr(item, "callspec", None), "params", {})
+    """Property tests, the ones with an implementation under test, are isolated: a conv2d ``impl``, or the ``entry``
+    of a property family of the other calls (conv_transpose2d, conv2d_backward)."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return "impl" in params or ("entry" in params and item.get_closest_marker("family") is not None)
 
 
 @dataclass(frozen=True)
