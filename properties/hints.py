@@ -148,12 +148,13 @@ def pattern(case, out, expected, bound, x, weight, bias) -> str | None:
     rows, cols = np.flatnonzero(outside.any(axis=(0, 1, 3))), np.flatnonzero(outside.any(axis=(0, 1, 2)))
     height, width = outside.shape[2:]
     last = [
-        f"last {size - int(found.min())} {name}{'s' if size - found.min() > 1 else ''}"
+        f"last {name}" if size - found.min() == 1 else f"last {size - int(found.min())} {name}s"
         for found, size, name in ((rows, height, "row"), (cols, width, "column"))
         if found.min() >= max(1, size - 2)
     ]
     if last:
-        return f"only the {' and '.join(last)} differ: an edge row or column lost, or windows cut short?"
+        verb = "differs" if len(last) == 1 and not last[0].endswith("s") else "differ"
+        return f"only the {' and '.join(last)} {verb}: an edge row or column lost, or windows cut short?"
     parts = (
         (0, "images", "batch blocks or tails"),
         (1, "output channels", "channel blocks or groups"),
