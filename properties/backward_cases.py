@@ -22,7 +22,6 @@ from convcheck.properties.failures import PropertyFailure, crashed
 from convcheck.properties.oracle import explicit_padding
 from convcheck.properties.strategies import conv_cases
 from convcheck.properties.watching import watching
-from hypothesis import settings
 from hypothesis import strategies as st
 
 
@@ -146,11 +145,6 @@ def entries(operation: str) -> list:
     from convcheck.impls.backward import ENTRIES
 
     return [pytest.param(entry, id=name) for name, entry in ENTRIES[operation].items()]
-
-
-def examples(factor: float) -> settings:
-    """``factor`` times the example count of the profile loaded when the module is imported (the run's)."""
-    return settings(max_examples=max(1, round(settings().max_examples * factor)))
 
 
 def check_hygiene(entry, case: GradientCase, names, arguments, geometry) -> None:

@@ -11,7 +11,6 @@ from convcheck.properties.backward_cases import (
     called,
     check_hygiene,
     entries,
-    examples,
     failure,
     replayable,
     tagged_with_its_call,  # noqa: F401 (an autouse fixture)
@@ -24,6 +23,7 @@ from convcheck.properties.backward_oracle import (
     reference_weight_gradient,
 )
 from convcheck.properties.oracle import reference_conv2d
+from convcheck.properties.support import examples
 from hypothesis import given
 from hypothesis import strategies as st
 

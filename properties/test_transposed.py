@@ -10,7 +10,6 @@ from convcheck.properties.backward_cases import (
     called,
     check_hygiene,
     entries,
-    examples,
     failure,
     replayable,
     tagged_with_its_call,  # noqa: F401 (an autouse fixture)
@@ -20,6 +19,7 @@ from convcheck.properties.backward_errors import transposed_bound
 from convcheck.properties.backward_invalid import TRANSPOSED_CATALOGUE, check_refuses, invalid_transposed_calls
 from convcheck.properties.backward_oracle import reference_conv_transpose2d
 from convcheck.properties.oracle import reference_conv2d
+from convcheck.properties.support import examples
 from hypothesis import given
 from hypothesis import strategies as st
 
