@@ -273,9 +273,10 @@ def pytest_collection_modifyitems(config, items):
 
             changes["database"] = None if database == "none" else DirectoryBasedExampleDatabase(database)
         item.stash[SETTINGS_KEY] = settings(profile, **changes)
-        if not isinstance(entry, Entry):  # a conv_transpose2d or conv2d_backward test: not in the conv2d table
+        name = entry.name if isinstance(entry, Entry) else params["entry"].name
+        item.user_properties += [("implementation", name), ("family", family)]
+        if not isinstance(entry, Entry):  # a conv_transpose2d or conv2d_backward test: no declared failures
             continue
-        item.user_properties += [("implementation", entry.name), ("family", family)]
         known = entry.known_failure(family, item.originalname)
         if known:
             scope = f", {'/'.join(known.dtypes)}" if known.dtypes else ""
