@@ -72,6 +72,19 @@ CHANNEL_EDGES = (7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64)
 BATCH_EDGES = (3, 5, 7, 9)
 
 
+@functools.cache
+def _one_of(options: tuple) -> st.SearchStrategy:
+    """``sampled_from(options)``, built once per tuple of options: Hypothesis analyses each new strategy object (its
+    emptiness, labels, validation) at its first draw, which cost more than the draws themselves when built anew."""
+    return st.sampled_from(options)
+
+
+@functools.cache
+def _count_strategy(low: int, high: int, edges: tuple[int, ...]) -> st.SearchStrategy[int]:
+    uniform = st.integers(low, high)
+    return st.one_of(uniform, _one_of(edges)) if edges else uniform
+
+
 def _drawn_pair(draw, values, square: bool) -> tuple[int, int]:
     """Two draws from ``values``, or one used for both axes when ``square``."""
     first = draw(values)
@@ -82,9 +95,8 @@ def _count(draw, low: int, uniform_high: int, edges: tuple[int, ...], cap: int) 
     """A count from ``low``: half the draws uniform up to ``uniform_high``, half at the edges; never above ``cap``
     (unless ``low`` is)."""
     cap = max(cap, low)
-    uniform = st.integers(low, max(low, min(uniform_high, cap)))
-    at_edges = [v for v in edges if low <= v <= cap]
-    return draw(st.one_of(uniform, st.sampled_from(at_edges)) if at_edges else uniform)
+    at_edges = tuple(v for v in edges if low <= v <= cap)
+    return draw(_count_strategy(low, max(low, min(uniform_high, cap)), at_edges))
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,7 @@ def _same_dilations(capabilities: Capabilities, kernel, values: list[int]) -> li
     return pairs
 
 
+@functools.cache
 @st.composite
 def _uniform_geometry(draw, capabilities: Capabilities, padding_modes, limits: Limits, ints: bool) -> _Geometry:
     """Kernel, padding mode, stride, dilation and padding, each uniform in its range (or the far one, see
@@ -112,20 +125,20 @@ def _uniform_geometry(draw, capabilities: Capabilities, padding_modes, limits: L
     reach = draw(st.integers(0, 7))  # 6: kernels up to far_kernel, 7: dilations up to far_dilation
     if capabilities.kernel_sizes is not None:
         kernels = [k for k in capabilities.kernel_sizes if not capabilities.odd_kernels or k[0] % 2 * k[1] % 2]
-        kh, kw = draw(st.sampled_from(kernels))
+        kh, kw = draw(_one_of(tuple(kernels)))
     else:
         largest = limits.far_kernel if reach == 6 else limits.kernel
         sizes = [k for k in range(1, largest + 1) if not capabilities.odd_kernels or k % 2]
-        kh, kw = _drawn_pair(draw, st.sampled_from(sizes), square=False)
+        kh, kw = _drawn_pair(draw, _one_of(tuple(sizes)), square=False)
     strides = allowed_values(capabilities.strides, 1, limits.stride)
     dilations = allowed_values(capabilities.dilations, 1, limits.far_dilation if reach == 7 else limits.dilation)
     same_dilations = _same_dilations(capabilities, (kh, kw), dilations) if 1 in strides else []
     modes = [m for m in padding_modes if m in ("pair", "none") or takes_padding_string(m, capabilities, padding_modes)]
-    mode = draw(st.sampled_from([m for m in modes if m != "same" or same_dilations]))
+    mode = draw(_one_of(tuple(m for m in modes if m != "same" or same_dilations)))
     if mode == "same":  # 'same' is defined for stride 1 only
-        return _Geometry((kh, kw), (1, 1), draw(st.sampled_from(same_dilations)), "same")
-    stride = _drawn_pair(draw, st.sampled_from(strides), ints or capabilities.square_strides)
-    dilation = _drawn_pair(draw, st.sampled_from(dilations), ints or capabilities.square_dilations)
+        return _Geometry((kh, kw), (1, 1), draw(_one_of(tuple(same_dilations))), "same")
+    stride = _drawn_pair(draw, _one_of(tuple(strides)), ints or capabilities.square_strides)
+    dilation = _drawn_pair(draw, _one_of(tuple(dilations)), ints or capabilities.square_dilations)
     if mode == "pair":
         padding = _drawn_pair(draw, st.integers(0, limits.padding), ints or capabilities.int_padding)
     else:
@@ -133,9 +146,18 @@ def _uniform_geometry(draw, capabilities: Capabilities, padding_modes, limits: L
     return _Geometry((kh, kw), stride, dilation, padding)
 
 
+@functools.cache
+def _weighted_corners(capabilities: Capabilities, padding_modes: tuple, min_groups: int) -> tuple:
+    """The corners inside the capabilities with their (kernel, stride, padding) options, each repeated by its
+    weight: what a corner case draws from."""
+    corners = [(c, tuple(o)) for c in CORNERS if (o := corner_options(c, capabilities, padding_modes, min_groups))]
+    return tuple(choice for choice in corners for _ in range(choice[0].weight))
+
+
+@functools.cache
 @st.composite
 def _corner_geometry(draw, corner: Corner, options) -> _Geometry:
-    kernel, stride, padding = draw(st.sampled_from(options))
+    kernel, stride, padding = draw(_one_of(tuple(options)))
     return _Geometry(kernel, (stride, stride), (corner.dilation,) * 2, padding, corner.groups, corner.multiplier)
 
 
@@ -168,10 +190,9 @@ def conv_cases(
         raise ValueError("bias=True asked of an implementation that declares no bias")
     spelled_once = capabilities.square_strides or capabilities.square_dilations or capabilities.int_padding
     ints = spelled_once or draw(st.integers(0, 3)) == 3  # shrinks towards pairs
-    corners = [(c, o) for c in CORNERS if (o := corner_options(c, capabilities, padding_modes, min_groups))]
-    uniform = _uniform_geometry(capabilities, padding_modes, limits, ints)
-    weighted = [choice for choice in corners for _ in range(choice[0].weight)]
-    corner = draw(st.sampled_from(weighted)) if corners and draw(st.integers(0, 2)) else None  # two cases in three
+    weighted = _weighted_corners(capabilities, tuple(padding_modes), min_groups)
+    uniform = _uniform_geometry(capabilities, tuple(padding_modes), limits, ints)
+    corner = draw(_one_of(weighted)) if weighted and draw(st.integers(0, 2)) else None  # two cases in three
     geometry = draw(uniform if corner is None else _corner_geometry(*corner))
     (kh, kw), stride, dilation = geometry.kernel, geometry.stride, geometry.dilation
     if geometry.padding == "same":
@@ -188,8 +209,8 @@ def conv_cases(
     # uniform inputs (the far reach) takes the smallest input it fits, so that the input stays within the budget.
     if max(spans) <= limits.size and draw(st.booleans()):
         wide = min(budget.positions, budget.macs // (kh * kw * fewest))
-        w_out = draw(st.sampled_from([v for v in OUTPUT_EDGES if v <= wide]))
-        h_out = draw(st.sampled_from([v for v in OUTPUT_EDGES if v <= max(1, wide // w_out)]))
+        w_out = draw(_one_of(tuple(v for v in OUTPUT_EDGES if v <= wide)))
+        h_out = draw(_one_of(tuple(v for v in OUTPUT_EDGES if v <= max(1, wide // w_out))))
         h = _input_extent(draw, h_out, kh, stride[0], dilation[0], totals[0], limits.min_size)
         w = _input_extent(draw, w_out, kw, stride[1], dilation[1], totals[1], limits.min_size)
     else:
@@ -223,7 +244,7 @@ def conv_cases(
         c_group = _count(draw, -(-limits.min_channels // groups), limits.channels, CHANNEL_EDGES,
                          min(top // groups, room(n, groups)))  # fmt: skip
         c_out_group = _count(draw, 1, limits.channels, CHANNEL_EDGES, min(top // groups, room(n, groups, c_group)))
-    kind = draw(st.sampled_from(values))
+    kind = draw(_one_of(tuple(values)))
     scale = (draw(st.integers(-12, 12)), draw(st.integers(-12, 12)))  # drawn for every kind: see with_drawn_values
     case = ConvCase(
         n=n,
@@ -238,10 +259,10 @@ def conv_cases(
         dilation=dilation,
         groups=groups,
         bias=(capabilities.bias and draw(st.booleans())) if bias is None else bias,
-        dtype=draw(st.sampled_from(capabilities.dtypes)),
+        dtype=draw(_one_of(tuple(capabilities.dtypes))),
         values=kind,
         scale=scale if kind != "int" else (0, 0),
-        layout=(draw(st.sampled_from(LAYOUTS)), draw(st.sampled_from(LAYOUTS))) if layouts else LAYOUTS[:1] * 2,
+        layout=(draw(_one_of(LAYOUTS)), draw(_one_of(LAYOUTS))) if layouts else LAYOUTS[:1] * 2,
         ints=ints,
         seed=draw(st.integers(0, 2**32 - 1)),
     )
@@ -295,7 +316,7 @@ def call_sequences(draw, capabilities: Capabilities = Capabilities(), length: in
             cases.append(replace(first, seed=draw(st.integers(0, 2**32 - 1)), data=None))
         elif how == "other dtype" and len(capabilities.dtypes) > 1:
             cases.append(
-                replace(first, dtype=draw(st.sampled_from(capabilities.dtypes)), seed=first.seed + 1, data=None)
+                replace(first, dtype=draw(_one_of(tuple(capabilities.dtypes))), seed=first.seed + 1, data=None)
             )
         else:
             cases.append(draw(conv_cases(capabilities)))
