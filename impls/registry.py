@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from convcheck.impls.contract import Conv2dProblem, ConvArgumentError, normalize
-from convcheck.impls.signature import SignatureError, omitted_parameters, where
+from convcheck.impls.signature import CONV2D, SignatureError, implemented_call, omitted_parameters, where
 
 
 class ErrorModel(str, enum.Enum):
@@ -292,10 +292,21 @@ def implementation(
     return decorate
 
 
-def load_spec(spec: str, path: str | None = None) -> Entry:
-    """An entry from ``NAME=MODULE:ATTR`` (the ``--impl`` option's syntax); ``MODULE`` is imported as by
-    ``python -m`` (the working directory first on the path), or from the folder ``path`` when given. Raises
-    :class:`SpecError` saying what is wrong, in one line."""
+def entry_of_callable(name: str, function: Callable, origin: str = ""):
+    """The entry of an outside callable: an :class:`Entry` for a conv2d, a
+    :class:`convcheck.impls.backward.GradientEntry` for a conv_transpose2d or a conv2d_backward (which one:
+    :func:`convcheck.impls.signature.implemented_call`)."""
+    if isinstance(function, Entry) or implemented_call(function) == CONV2D:
+        return Entry.from_callable(name, function, origin=origin)
+    from convcheck.impls.backward.registry import GradientEntry  # which imports this module
+
+    return GradientEntry.from_callable(name, function, origin=origin)
+
+
+def load_spec(spec: str, path: str | None = None):
+    """The entry of ``NAME=MODULE:ATTR`` (the ``--impl`` option's syntax; :func:`entry_of_callable`); ``MODULE`` is
+    imported as by ``python -m`` (the working directory first on the path), or from the folder ``path`` when given.
+    Raises :class:`SpecError` saying what is wrong, in one line."""
     name, sep, target = spec.partition("=")
     module_name, colon, attribute = target.partition(":")
     if not (sep and colon and name and module_name and attribute):
@@ -320,7 +331,7 @@ def load_spec(spec: str, path: str | None = None) -> Entry:
     if not callable(target_object):
         raise SpecError(f"{target} is a {type(target_object).__name__}, not a callable")
     try:
-        return Entry.from_callable(name, target_object, origin=target)
+        return entry_of_callable(name, target_object, origin=target)
     except SignatureError as error:
         raise SpecError(str(error)) from None
     except (TypeError, ValueError) as error:

@@ -11,15 +11,16 @@ rows (so the output has the forward input's size) or any other that torch allows
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
-from convcheck.impls import Capabilities, output_size
+from convcheck.impls import output_size
 from convcheck.properties.assertions import assert_close
 from convcheck.properties.cases import ConvCase, one_int_where_equal
 from convcheck.properties.failures import PropertyFailure, crashed
 from convcheck.properties.oracle import explicit_padding
+from convcheck.properties.reproductions import implementation_lines
 from convcheck.properties.strategies import conv_cases
 from convcheck.properties.watching import watching
 from hypothesis import strategies as st
@@ -85,18 +86,17 @@ class GradientCase:
 
 
 def backward_cases(entry, values=("int", "normal", "positive", "wide")):
-    """Cases of conv2d_backward in ``entry``'s dtypes: any forward configuration (padding strings included), grad_out
-    drawn with it."""
-    capabilities = Capabilities(dtypes=entry.dtypes)
-    return conv_cases(capabilities, values=values, bias=True).map(GradientCase)
+    """Cases of conv2d_backward inside ``entry``'s capabilities: any forward configuration (padding strings included),
+    grad_out drawn with it."""
+    return conv_cases(entry.capabilities, values=values, bias=True).map(GradientCase)
 
 
 @st.composite
 def transposed_cases(draw, entry, values=("int", "normal", "positive", "wide"), adjoint_only: bool = False):
-    """Cases of conv_transpose2d inside ``entry``'s declaration: a forward configuration with symmetric integer
+    """Cases of conv_transpose2d inside ``entry``'s capabilities: a forward configuration with symmetric integer
     padding, and an output padding: half the cases (all, if ``adjoint_only``) the forward's unused rows, the others
     any allowed one."""
-    capabilities = Capabilities(dtypes=entry.dtypes, padding_strings=("valid",))
+    capabilities = replace(entry.capabilities, padding_strings=("valid",))
     forward = draw(conv_cases(capabilities, values=values, padding_modes=("pair", "valid")))
     case = GradientCase(forward)
     natural = case.unused_rows()
@@ -138,13 +138,6 @@ def assert_within(entry, case: GradientCase, actual, expected, bound, law: str) 
     except PropertyFailure as found:
         found.arguments = case.descriptor()
         raise
-
-
-def entries(operation: str) -> list:
-    """``pytest.param`` of every entry of ``operation`` that can run here, with its name as the id."""
-    from convcheck.impls.backward import ENTRIES
-
-    return [pytest.param(entry, id=name) for name, entry in ENTRIES[operation].items()]
 
 
 def check_hygiene(entry, case: GradientCase, names, arguments, geometry) -> None:
@@ -200,9 +193,13 @@ def replay_code(check, entry, case: GradientCase) -> str:
     """Python lines that call ``check`` on ``entry`` and ``case`` in a fresh interpreter."""
     module = check.__module__  # in a checkout pytest imports the suite's modules as properties.*
     module = f"convcheck.{module}" if module.startswith("properties.") else module
+    if ":" in entry.origin:  # an outside callable, NAME=MODULE:ATTR
+        obtain = implementation_lines(entry, "entry")
+    else:
+        obtain = [f"from {entry.origin} import {entry.algorithm.__name__} as entry"]
     return "\n".join(
         [
-            f"from {entry.origin} import {entry.algorithm.__name__} as entry",
+            *obtain,
             "from convcheck.properties.cases import ConvCase",
             "from convcheck.properties.backward_cases import GradientCase",
             f"from {module} import {check.__name__}",

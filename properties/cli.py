@@ -19,7 +19,8 @@ from pathlib import Path
 
 USAGE = """usage: convcheck {check,explain} ...
 
-  convcheck check MODULE[:ATTR] [--name NAME] [PYTEST OPTIONS]   the property suite on a conv2d callable
+  convcheck check MODULE[:ATTR] [--name NAME] [PYTEST OPTIONS]   the property suite on a conv2d callable (or a
+                                                                  conv_transpose2d or conv2d_backward one)
   convcheck explain --input N,C,H,W --out-channels C_OUT --kernel K [...]   a layer's shapes, every entry on it
 
 Run 'convcheck check -h' or 'convcheck explain -h' for the options of each."""
@@ -38,7 +39,9 @@ def hypothesis_folder() -> str:
 def check(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="convcheck check",
-        description="Run the convcheck property suite on a conv2d callable; other options go to pytest.",
+        description="Run the convcheck property suite on a conv2d, conv_transpose2d or conv2d_backward callable "
+        "(which one: its convcheck_call attribute, or its parameter output_padding or grad_out); other options go to "
+        "pytest.",
     )
     parser.add_argument(
         "target", metavar="MODULE[:ATTR]", help="the callable (ATTR defaults to conv2d), importable from here"

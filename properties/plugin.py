@@ -3,15 +3,18 @@
 Installed with convcheck (entry point ``pytest11``), so it is active in any project's pytest run, but it only acts
 on tests that ask for an ``impl``: the property suite of this package, and the benchmarks of this repository.
 
-- The run's registry: ``impls.REGISTRY``, the entries other plug-ins return from the ``pytest_convcheck_entries``
-  hook (how :func:`convcheck.properties.runner.check_implementation` hands its callable over), and ``--impl
-  NAME=MODULE:ATTR`` specs. ``--convcheck NAME=MODULE:ATTR`` does the same and also adds the property suite to the run
-  and keeps only the named entries under test (the package's torch and im2col entries remain as the agreement
-  family's referees).
+- The run's registries, one per call (conv2d, conv_transpose2d, conv2d_backward): the package's entries
+  (``impls.REGISTRY``, ``impls.backward.ENTRIES``), the entries other plug-ins return from the
+  ``pytest_convcheck_entries`` hook (how :func:`convcheck.properties.runner.check_implementation` hands its callable
+  over), and ``--impl NAME=MODULE:ATTR`` specs, each in the registry of the call it implements
+  (:func:`convcheck.impls.signature.implemented_call`). ``--convcheck NAME=MODULE:ATTR`` does the same and also adds
+  the property suite to the run and keeps only the named entries under test, each in its call's families (the
+  package's torch and im2col entries remain as the agreement family's referees).
 - Settings for the run that asks, restored afterwards: the Hypothesis profile (``--hypothesis-profile``,
   ``HYPOTHESIS_PROFILE``, ``ci`` when ``CI`` is set, else ``default``), and each property's example count, scaled
   from that profile by its ``examples`` marker when the test runs.
-- Declarations read from markers and parameters: a property module's ``family`` marker, the ``impl`` parameter;
+- Declarations read from markers and parameters: a property module's ``family`` marker (and ``operation``: the call
+  whose entries its tests take as ``entry``), the ``impl`` parameter;
   the failures an entry declares become xfail (not run, or run with ``--run-declared-failures`` so that a stale
   declaration shows as XPASS).
 - The conformance table at the end of the run, and with ``--conformance-json``/``--conformance-md`` the same verdicts
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from convcheck.impls.signature import CONV2D
 from convcheck.properties import isolation, profiles, shrinking, stopping
 from convcheck.properties.conformance import ConformanceSummary, library_version, run_seed
 from convcheck.properties.threads import limited_threads
@@ -36,9 +40,9 @@ if TYPE_CHECKING:  # the implementations are imported by the runs that test them
     from convcheck.impls import Entry
 
 SUITE = Path(__file__).resolve().parent
-REGISTRY_KEY = pytest.StashKey[dict]()
+REGISTRY_KEY = pytest.StashKey[dict]()  # call -> the run's entries of that call
 PROFILE_KEY = pytest.StashKey[tuple[str, str]]()  # (the run's profile, the profile before the run)
-CANDIDATES_KEY = pytest.StashKey[list]()  # the names --convcheck put under test (empty: every entry)
+CANDIDATES_KEY = pytest.StashKey[dict]()  # call -> the names --convcheck put under test (empty: every entry)
 SETTINGS_KEY = pytest.StashKey[settings]()  # an item's Hypothesis settings for this run
 SELECTABLE = re.compile(r"[A-Za-z0-9_.+-]+")  # what a -k expression can name
 KEYWORDS = {"and", "or", "not", "True", "False", "None"}
@@ -49,7 +53,8 @@ class Hooks:
 
     @pytest.hookspec
     def pytest_convcheck_entries(self, config) -> list[Entry]:
-        """Entries to add to this run's registry (besides ``impls.REGISTRY`` and ``--impl``)."""
+        """Entries to add to this run's registries (besides the package's and ``--impl``): conv2d
+        :class:`Entry` objects or conv_transpose2d and conv2d_backward ``GradientEntry`` objects."""
 
 
 class RunRegistry(dict):
@@ -65,7 +70,10 @@ def pytest_addhooks(pluginmanager):
 
 def pytest_addoption(parser):
     group = parser.getgroup("convcheck", "convcheck: conv2d conformance")
-    spec_help = "an outside conv2d callable (repeatable); MODULE is importable from the working directory"
+    spec_help = (
+        "an outside conv2d, conv_transpose2d or conv2d_backward callable (repeatable); MODULE is importable from the "
+        "working directory"
+    )
     group.addoption("--impl", action="append", default=[], metavar="NAME=MODULE:ATTR", help=f"register {spec_help}")
     group.addoption(
         "--convcheck", action="append", default=[], metavar="NAME=MODULE:ATTR",
@@ -86,7 +94,7 @@ def pytest_addoption(parser):
     )  # fmt: skip
 
 
-def load_entry(spec: str, option: str) -> Entry:
+def load_entry(spec: str, option: str):
     """The entry of ``--impl``/``--convcheck`` ``spec``, or a one-line usage error naming the problem."""
     from convcheck.impls.registry import SpecError, load_spec
 
@@ -101,25 +109,43 @@ def load_entry(spec: str, option: str) -> Entry:
     return entry
 
 
-def run_registry(config) -> RunRegistry:
-    """The run's entries, built on first use (importing the implementations only for runs that test them)."""
+def call_of(entry) -> str:
+    """The call an entry implements: a ``GradientEntry``'s operation, else conv2d."""
+    return getattr(entry, "operation", CONV2D)
+
+
+def run_registries(config) -> dict[str, RunRegistry]:
+    """The run's entries of each call (conv2d, conv_transpose2d, conv2d_backward), built on first use (importing
+    the implementations only for runs that test them)."""
     if REGISTRY_KEY not in config.stash:
+        from convcheck.impls import backward
+
         from convcheck import impls
 
-        registry = RunRegistry(impls.REGISTRY)
+        registries = {CONV2D: RunRegistry(impls.REGISTRY)}
+        registries.update((call, RunRegistry(entries)) for call, entries in backward.ENTRIES.items())
         for entries in config.hook.pytest_convcheck_entries(config=config):
-            registry.update((entry.name, entry) for entry in entries)
-        candidates = []
+            for entry in entries:
+                registries[call_of(entry)][entry.name] = entry
+        candidates: dict[str, list[str]] = {}
         for option in ("--impl", "--convcheck"):
             for spec in config.getoption(option.lstrip("-").replace("-", "_")):
                 entry = load_entry(spec, option)
+                registry = registries[call_of(entry)]
                 if entry.name in registry:
-                    raise pytest.UsageError(f"{option} {spec}: the name {entry.name!r} is already registered")
+                    detail = f"the name {entry.name!r} is already registered for {call_of(entry)}"
+                    raise pytest.UsageError(f"{option} {spec}: {detail}")
                 registry[entry.name] = entry
-                candidates += [entry.name] if option == "--convcheck" else []
-        config.stash[REGISTRY_KEY] = registry
+                if option == "--convcheck":
+                    candidates.setdefault(call_of(entry), []).append(entry.name)
+        config.stash[REGISTRY_KEY] = registries
         config.stash[CANDIDATES_KEY] = candidates
     return config.stash[REGISTRY_KEY]
+
+
+def run_registry(config) -> RunRegistry:
+    """The run's conv2d entries."""
+    return run_registries(config)[CONV2D]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -127,6 +153,7 @@ def pytest_configure(config):
     """Set the run up when it runs the property suite (or checks a callable); any other run is left alone."""
     config.addinivalue_line("markers", "family(name): the property family of the tests of a module")
     config.addinivalue_line("markers", "examples(factor): run factor times the profile's example count")
+    config.addinivalue_line("markers", "operation(call): the call whose entries a module's tests take as 'entry'")
     checks = config.getoption("convcheck")
     if not (checks or config.getoption("impl") or any(_inside_suite(arg) for arg in config.args)):
         return
@@ -177,12 +204,14 @@ def pytest_report_header(config):
     import numpy
     import scipy
 
-    registry = run_registry(config)
+    registries = run_registries(config)
+    registry = registries[CONV2D]
     profile = config.stash[PROFILE_KEY][0]
     versions = [f"numpy {numpy.__version__}", f"scipy {scipy.__version__}", f"hypothesis {hypothesis.__version__}"]
     tested = sorted({version for entry in registry.values() if (version := library_version(entry))})
     lines = [
         "convcheck implementations: " + ", ".join(f"{name} ({entry.error_model})" for name, entry in registry.items()),
+        *(f"{call}: {', '.join(entries)}" for call, entries in registries.items() if call != CONV2D),
         *(["libraries under test: " + ", ".join(tested)] if tested else []),
         ", ".join(versions) + f"; hypothesis profile: {profile}",
         f"hypothesis seed: {run_seed(config)} (--hypothesis-seed=N replays a run)",
@@ -197,14 +226,25 @@ def registry(request) -> dict:
 
 
 def pytest_generate_tests(metafunc):
-    """A test that takes ``impl`` runs once per entry of the run (unless it parametrizes ``impl`` itself)."""
-    own = any("impl" in _parameter_names(marker) for marker in metafunc.definition.iter_markers("parametrize"))
-    if "impl" in metafunc.fixturenames and not own:
-        registry = run_registry(metafunc.config)
-        names = metafunc.config.stash[CANDIDATES_KEY] or list(registry)
-        family = family_of(metafunc.definition)
-        params = [p for name in names for p in dtype_scoped(registry[name], family, metafunc.definition.name)]
-        metafunc.parametrize("impl", params)
+    """A test that takes ``impl`` runs once per conv2d entry of the run; one of a module marked ``operation(call)``
+    that takes ``entry``, once per entry of that call (unless the test parametrizes them itself). Under
+    ``--convcheck``, once per named entry of that call (none: the test is deselected)."""
+    definition = metafunc.definition
+    marker = definition.get_closest_marker("operation")
+    wanted = {"impl": CONV2D, **({"entry": marker.args[0]} if marker else {})}
+    for argument, call in wanted.items():
+        own = any(argument in _parameter_names(m) for m in definition.iter_markers("parametrize"))
+        if argument not in metafunc.fixturenames or own:
+            continue
+        registry = run_registries(metafunc.config)[call]
+        candidates = metafunc.config.stash[CANDIDATES_KEY]
+        names = candidates.get(call, []) if candidates else list(registry)
+        if call == CONV2D:
+            family = family_of(definition)
+            params = [p for name in names for p in dtype_scoped(registry[name], family, definition.name)]
+        else:
+            params = [pytest.param(registry[name], id=name) for name in names]
+        metafunc.parametrize(argument, params)
 
 
 def dtype_scoped(entry: Entry, family: str | None, test: str) -> list:
@@ -236,8 +276,14 @@ def _parameter_names(parametrize_marker) -> list[str]:
     return [name.strip() for name in names.split(",")] if isinstance(names, str) else list(names)
 
 
-def _takes_impl(item) -> bool:
-    return "impl" in getattr(getattr(item, "callspec", None), "params", {})
+def entry_under_test(item):
+    """The entry a property test checks (its ``impl``, or its ``entry`` of another call), or None."""
+    from convcheck.impls import Entry
+    from convcheck.impls.backward import GradientEntry
+
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    value = params.get("impl", params.get("entry"))
+    return value if isinstance(value, (Entry, GradientEntry)) else None
 
 
 def family_of(item) -> str | None:
@@ -250,8 +296,8 @@ def pytest_collection_modifyitems(config, items):
     fix its Hypothesis settings for this run, and turn the failures an entry declares into xfail marks."""
     if PROFILE_KEY not in config.stash:
         return
-    if config.stash[CANDIDATES_KEY]:  # --convcheck checks conv2d callables: not the suite's other calls' tests
-        other = [item for item in items if _inside_suite(str(item.path)) and not _takes_impl(item)]
+    if config.stash[CANDIDATES_KEY]:  # --convcheck: only the tests of the named entries, each in its call's families
+        other = [item for item in items if _inside_suite(str(item.path)) and entry_under_test(item) is None]
         if other:
             config.hook.pytest_deselected(items=other)
             items[:] = [item for item in items if item not in other]
@@ -261,9 +307,8 @@ def pytest_collection_modifyitems(config, items):
     from convcheck.impls import Entry
 
     for item in items:
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        entry, family = params.get("impl"), family_of(item)
-        if family is None or not (isinstance(entry, Entry) or "entry" in params):
+        entry, family = entry_under_test(item), family_of(item)
+        if family is None or entry is None:
             continue
         marker = item.get_closest_marker("examples")
         count = max(1, round(profile.max_examples * (marker.args[0] if marker else 1)))
@@ -273,8 +318,7 @@ def pytest_collection_modifyitems(config, items):
 
             changes["database"] = None if database == "none" else DirectoryBasedExampleDatabase(database)
         item.stash[SETTINGS_KEY] = settings(profile, **changes)
-        name = entry.name if isinstance(entry, Entry) else params["entry"].name
-        item.user_properties += [("implementation", name), ("family", family)]
+        item.user_properties += [("implementation", entry.name), ("family", family)]
         if not isinstance(entry, Entry):  # a conv_transpose2d or conv2d_backward test: no declared failures
             continue
         known = entry.known_failure(family, item.originalname)

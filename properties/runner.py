@@ -1,4 +1,5 @@
-"""Check one conv2d from a script or notebook, before registering it: the property suite, run in-process.
+"""Check one conv2d (or conv_transpose2d, or conv2d_backward) from a script or notebook, before registering it: the
+property suite, run in-process.
 
     from convcheck.properties.runner import check_implementation
     report = check_implementation(my_conv2d, name="mine")
@@ -18,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from convcheck.impls import Entry
+from convcheck.impls.registry import entry_of_callable
 from convcheck.properties.conformance import CheckResult
+from convcheck.properties.plugin import entry_under_test
 
 SUITE = Path(__file__).resolve().parent
 
@@ -60,7 +62,7 @@ class CheckReport:
 class _Candidate:
     """A pytest plug-in: hands the candidate to the run's registry, keeps only its tests, records their outcomes."""
 
-    def __init__(self, entry: Entry):
+    def __init__(self, entry):
         self.entry = entry
         self.results: list[CheckResult] = []
         self.verdicts: dict[str, str] = {}
@@ -69,7 +71,7 @@ class _Candidate:
         return [self.entry]
 
     def pytest_collection_modifyitems(self, config, items):
-        keep = [item for item in items if _implementation_of(item) is self.entry]
+        keep = [item for item in items if entry_under_test(item) is self.entry]
         config.hook.pytest_deselected(items=[item for item in items if item not in keep])
         items[:] = keep
 
@@ -81,10 +83,6 @@ class _Candidate:
         self.verdicts = summary.results(self.entry.name).get(self.entry.name, {})
 
 
-def _implementation_of(item):
-    return getattr(item, "callspec", None) and item.callspec.params.get("impl")
-
-
 def check_implementation(
     fn,
     name: str = "candidate",
@@ -93,10 +91,11 @@ def check_implementation(
     verbose: bool = False,
     database: str | None = None,
 ) -> CheckReport:
-    """Run every property on ``fn`` (a callable with the contract's signature, optionally declaring
-    ``error_model``, ``capabilities``, ``max_gflop`` and ``expected_failures`` attributes) under the Hypothesis
-    ``profile``; return a :class:`CheckReport`."""
-    candidate = _Candidate(Entry.from_callable(name, fn, origin="check_implementation"))
+    """Run every property of its call on ``fn`` (a conv2d with the contract's signature, optionally declaring
+    ``error_model``, ``capabilities``, ``max_gflop`` and ``expected_failures`` attributes; or a conv_transpose2d or
+    conv2d_backward, see :func:`convcheck.impls.signature.implemented_call`) under the Hypothesis ``profile``; return
+    a :class:`CheckReport`."""
+    candidate = _Candidate(entry_of_callable(name, fn, origin="check_implementation"))
     args = [str(SUITE), "-p", "no:cacheprovider", "-p", "no:benchmark", f"--hypothesis-profile={profile}"]
     args += [f"--example-database={database or 'none'}", *extra_args]
     stream = io.StringIO()

@@ -10,7 +10,6 @@ from convcheck.properties.backward_cases import (
     backward_cases,
     called,
     check_hygiene,
-    entries,
     failure,
     replayable,
     tagged_with_its_call,  # noqa: F401 (an autouse fixture)
@@ -27,7 +26,7 @@ from convcheck.properties.support import examples
 from hypothesis import given
 from hypothesis import strategies as st
 
-pytestmark = [pytest.mark.family("backward"), pytest.mark.parametrize("entry", entries(BACKWARD))]
+pytestmark = [pytest.mark.family("backward"), pytest.mark.operation(BACKWARD)]
 NAMES = ("grad_x", "grad_weight", "grad_bias")
 
 

@@ -9,7 +9,6 @@ from convcheck.properties.backward_cases import (
     assert_within,
     called,
     check_hygiene,
-    entries,
     failure,
     replayable,
     tagged_with_its_call,  # noqa: F401 (an autouse fixture)
@@ -23,7 +22,7 @@ from convcheck.properties.support import examples
 from hypothesis import given
 from hypothesis import strategies as st
 
-pytestmark = [pytest.mark.family("transposed"), pytest.mark.parametrize("entry", entries(TRANSPOSED))]
+pytestmark = [pytest.mark.family("transposed"), pytest.mark.operation(TRANSPOSED)]
 
 
 @replayable

@@ -1,9 +1,10 @@
 """Entries of the transposed convolution and of conv2d's gradients: a registry per call, found like the forward's.
 
 An entry is a name, the call it implements (``conv_transpose2d`` or ``conv2d_backward``), the callable with that
-call's signature, and its declarations: the dtypes it takes, the error model, whether its library is missing. Every
-module of this subpackage (but the contract and this one) is an implementation file; its module-level
-:class:`GradientEntry` objects are its entries. They are not forward entries: the forward discovery does not look
+call's signature, and its declarations: its capabilities (the forward's, where they apply), the error model, whether
+its library is missing. Every module of this subpackage (but the contract and this one) is an implementation file; its
+module-level :class:`GradientEntry` objects are its entries; an outside callable becomes one with
+:meth:`GradientEntry.from_callable`. They are not forward entries: the forward discovery does not look
 into this subpackage, and the forward suite never sees them.
 """
 
@@ -12,15 +13,18 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from convcheck.impls.backward.contract import normalize_backward, normalize_transposed
 from convcheck.impls.contract import ConvArgumentError
-from convcheck.impls.registry import ErrorModel, UnsupportedConfiguration
+from convcheck.impls.registry import Capabilities, ErrorModel, UnsupportedConfiguration
+from convcheck.impls.signature import BACKWARD, TRANSPOSED, implemented_call, omitted_parameters
 
-TRANSPOSED = "conv_transpose2d"
-BACKWARD = "conv2d_backward"
 OPERATIONS = {TRANSPOSED: normalize_transposed, BACKWARD: normalize_backward}  # call -> its contract
+NOT_APPLICABLE = {  # call -> the forward's capabilities that mean nothing for it
+    TRANSPOSED: {"padding_strings", "memory_follows_output"},
+    BACKWARD: {"bias", "memory_follows_output"},
+}
 _NOT_IMPLEMENTATIONS = {"contract", "registry"}
 
 
@@ -32,7 +36,8 @@ class GradientEntry:
     name: str
     function: Callable = field(repr=False)
     error_model: ErrorModel = ErrorModel.EXACT_SUMMATION
-    dtypes: tuple[str, ...] = ("float32", "float64")
+    # what it covers, the forward's fields (but NOT_APPLICABLE's): its cases are drawn inside
+    capabilities: Capabilities = Capabilities()
     unavailable: str | None = None  # why it cannot run on this machine, if it cannot
     library: str | None = None
     origin: str = ""
@@ -51,8 +56,18 @@ class GradientEntry:
     def __call__(self, *arguments, **keywords):
         return self.function(*arguments, **keywords)
 
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        return self.capabilities.dtypes
+
+    @property
+    def convcheck_call(self) -> str:
+        """The call it implements, as an outside callable declares it."""
+        return self.operation
+
     def why_unsupported(self, problem) -> str | None:
-        """The reason a valid problem is outside what this entry declares, or None."""
+        """The reason a valid problem is outside what this entry declares (its dtypes, its output padding), or
+        None."""
         if str(problem.x.dtype) not in self.dtypes:
             return f"dtype {problem.x.dtype} is not supported"
         extra = getattr(problem, "output_padding", (0, 0))
@@ -60,12 +75,37 @@ class GradientEntry:
             return f"output_padding {extra} not below the stride {problem.stride} is not supported"
         return None
 
+    @classmethod
+    def from_callable(cls, name: str, function: Callable, origin: str = "") -> GradientEntry:
+        """Wrap an outside conv_transpose2d or conv2d_backward (which, :func:`implemented_call` reads from it). An
+        optional ``capabilities`` attribute (a dict of :class:`Capabilities` fields that apply to its call, and for
+        conv_transpose2d ``output_padding_below_stride``) declares what it covers; default: the whole contract.
+        The callable is called as it is: its own validation is what the invalid-argument properties check."""
+        if isinstance(function, GradientEntry):
+            return replace(function, name=name, origin=origin or function.origin)
+        operation = implemented_call(function)
+        if operation not in OPERATIONS:
+            raise ValueError(f"{name}: {getattr(function, '__qualname__', function)} implements {operation}")
+        declared = dict(getattr(function, "capabilities", None) or {})
+        below_stride = declared.pop("output_padding_below_stride", False) if operation == TRANSPOSED else False
+        unfit = sorted(NOT_APPLICABLE[operation] & set(declared))
+        if unfit:
+            raise ValueError(f"capabilities: {unfit} do not apply to {operation}")
+        capabilities = Capabilities.from_dict(declared)
+        omitted_parameters(function, frozenset(), operation)  # it can take the call, or a SignatureError says why
+        return cls(
+            operation, name, function, capabilities=capabilities, origin=origin, argument_error=ValueError,
+            output_padding_below_stride=bool(below_stride),
+        )  # fmt: skip
+
 
 def _registered(operation: str):
     """The decorator factory of ``operation``'s entries (see :func:`transposed_implementation`)."""
     contract = OPERATIONS[operation]
 
-    def factory(name: str, *, error_model=None, unavailable=None, library=None, **declared):
+    def factory(name: str, *, error_model=None, unavailable=None, library=None, dtypes=None, **declared):
+        capabilities = Capabilities() if dtypes is None else Capabilities(dtypes=tuple(dtypes))
+
         def decorate(algorithm: Callable) -> GradientEntry:
             def call(*arguments, **keywords):
                 problem = contract(*arguments, **keywords)
@@ -81,6 +121,7 @@ def _registered(operation: str):
                 name,
                 call,
                 ErrorModel(error_model or ErrorModel.EXACT_SUMMATION),
+                capabilities,
                 unavailable=unavailable,
                 library=library,
                 origin=algorithm.__module__,
