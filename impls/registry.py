@@ -173,6 +173,9 @@ class Entry:
     error_model: ErrorModel = ErrorModel.EXACT_SUMMATION  # a string of ERROR_MODELS is converted
     capabilities: Capabilities = Capabilities()
     max_gflop: float | None = None  # cost hint: the largest workload (GFLOP) it runs in reasonable time
+    # cost hint: the share of each property test's examples drawn for it (below 1 for an entry whose every new shape
+    # costs a compilation: the property tests draw a new shape for nearly every example)
+    examples: float = 1.0
     unavailable: str | None = None  # why it cannot run on this machine, if it cannot
     origin: str = ""
     # Known failures, not run (a mapping of family or test name to reason is converted).
@@ -189,6 +192,8 @@ class Entry:
         printer.text(repr(self))
 
     def __post_init__(self):
+        if not 0 < self.examples <= 1:
+            raise ValueError(f"examples={self.examples!r}: expected a share of the examples, in (0, 1]")
         if self.error_model not in ERROR_MODELS:
             raise ValueError(f"error_model={self.error_model!r}: expected one of {ERROR_MODELS}")
         object.__setattr__(self, "error_model", ErrorModel(self.error_model))
@@ -240,6 +245,7 @@ class Entry:
             error_model=getattr(function, "error_model", "exact-summation"),
             capabilities=capabilities,
             max_gflop=getattr(function, "max_gflop", None),
+            examples=getattr(function, "examples", 1.0),
             origin=origin,
             expected_failures=known_failures(getattr(function, "expected_failures", None)),
             omitted=omitted,
@@ -255,6 +261,7 @@ def implementation(
     unavailable: str | None = None,
     expected_failures=(),
     library: str | None = None,
+    examples: float = 1.0,
 ):
     """Decorate an algorithm ``f(problem) -> ndarray`` into a registry entry that honors the contract.
 
@@ -282,6 +289,7 @@ def implementation(
             error_model,
             capabilities,
             max_gflop,
+            examples,
             unavailable,
             origin=algorithm.__module__,
             expected_failures=known_failures(expected_failures),

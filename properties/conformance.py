@@ -133,6 +133,7 @@ def declaration(entry) -> dict:
         "error_model": entry.error_model,
         "capabilities": dataclasses.asdict(entry.capabilities),
         "max_gflop": entry.max_gflop,
+        "examples": entry.examples,
         "expected_failures": [dataclasses.asdict(failure) for failure in entry.expected_failures],
         "origin": entry.origin,
     }

@@ -197,6 +197,11 @@ def pytest_unconfigure(config):
         settings.load_profile(config.stash[PROFILE_KEY][1])
 
 
+def _share(entry) -> str:
+    """The share of the examples an entry declares, where it is not all of them."""
+    return "" if entry.examples == 1 else f", {entry.examples:g} of the examples"
+
+
 def pytest_report_header(config):
     if PROFILE_KEY not in config.stash:
         return []
@@ -210,8 +215,13 @@ def pytest_report_header(config):
     versions = [f"numpy {numpy.__version__}", f"scipy {scipy.__version__}", f"hypothesis {hypothesis.__version__}"]
     tested = sorted({version for entry in registry.values() if (version := library_version(entry))})
     lines = [
-        "convcheck implementations: " + ", ".join(f"{name} ({entry.error_model})" for name, entry in registry.items()),
-        *(f"{call}: {', '.join(entries)}" for call, entries in registries.items() if call != CONV2D),
+        "convcheck implementations: "
+        + ", ".join(f"{name} ({entry.error_model}{_share(entry)})" for name, entry in registry.items()),
+        *(
+            f"{call}: {', '.join(f'{name}{_share(entry)}' for name, entry in entries.items())}"
+            for call, entries in registries.items()
+            if call != CONV2D
+        ),
         *(["libraries under test: " + ", ".join(tested)] if tested else []),
         ", ".join(versions) + f"; hypothesis profile: {profile}",
         f"hypothesis seed: {run_seed(config)} (--hypothesis-seed=N replays a run)",
@@ -311,7 +321,7 @@ def pytest_collection_modifyitems(config, items):
         if family is None or entry is None:
             continue
         marker = item.get_closest_marker("examples")
-        count = max(1, round(profile.max_examples * (marker.args[0] if marker else 1)))
+        count = max(1, round(profile.max_examples * (marker.args[0] if marker else 1) * entry.examples))
         changes = {"max_examples": count}
         if database is not None:
             from hypothesis.database import DirectoryBasedExampleDatabase

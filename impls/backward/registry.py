@@ -45,6 +45,7 @@ class GradientEntry:
     # conv_transpose2d: takes an output padding smaller than the stride only (torch allows one smaller than the
     # dilation too)
     output_padding_below_stride: bool = False
+    examples: float = 1.0  # cost hint: the share of each property test's examples drawn for it (see Entry.examples)
     algorithm: Callable | None = field(default=None, repr=False)  # the undecorated f(problem)
 
     def __repr__(self) -> str:
@@ -95,7 +96,7 @@ class GradientEntry:
         omitted_parameters(function, frozenset(), operation)  # it can take the call, or a SignatureError says why
         return cls(
             operation, name, function, capabilities=capabilities, origin=origin, argument_error=ValueError,
-            output_padding_below_stride=bool(below_stride),
+            output_padding_below_stride=bool(below_stride), examples=getattr(function, "examples", 1.0),
         )  # fmt: skip
 
 
