@@ -40,6 +40,7 @@ from convcheck.impls.registry import KnownFailure, implementation
 JAX = Library("jax", "jax.lax", install="jax")
 UNAVAILABLE = JAX.unavailable()
 EXAMPLES = 0.25  # the share of each property test's examples: every new shape is a compilation
+CALL_TIME_S = 60.0  # a compilation: 6-7 s for some float64 shapes under load (convcheck.properties.time_limits)
 
 
 @cache
@@ -66,6 +67,7 @@ def compiled():
     "jax",
     max_gflop=4.0,
     examples=EXAMPLES,
+    call_time_s=CALL_TIME_S,
     unavailable=UNAVAILABLE,
     library="jax",
     expected_failures=[

@@ -176,6 +176,9 @@ class Entry:
     # cost hint: the share of each property test's examples drawn for it (below 1 for an entry whose every new shape
     # costs a compilation: the property tests draw a new shape for nearly every example)
     examples: float = 1.0
+    # cost hint: how long a correct call may take at most (a compilation), in seconds: its time limit in an isolated
+    # test is never lower
+    call_time_s: float | None = None
     unavailable: str | None = None  # why it cannot run on this machine, if it cannot
     origin: str = ""
     # Known failures, not run (a mapping of family or test name to reason is converted).
@@ -246,6 +249,7 @@ class Entry:
             capabilities=capabilities,
             max_gflop=getattr(function, "max_gflop", None),
             examples=getattr(function, "examples", 1.0),
+            call_time_s=getattr(function, "call_time_s", None),
             origin=origin,
             expected_failures=known_failures(getattr(function, "expected_failures", None)),
             omitted=omitted,
@@ -262,6 +266,7 @@ def implementation(
     expected_failures=(),
     library: str | None = None,
     examples: float = 1.0,
+    call_time_s: float | None = None,
 ):
     """Decorate an algorithm ``f(problem) -> ndarray`` into a registry entry that honors the contract.
 
@@ -290,6 +295,7 @@ def implementation(
             capabilities,
             max_gflop,
             examples,
+            call_time_s,
             unavailable,
             origin=algorithm.__module__,
             expected_failures=known_failures(expected_failures),

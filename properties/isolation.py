@@ -74,6 +74,7 @@ class Isolation:
                 _warn_off(session.config, hazard)
             else:
                 self.zygote = Zygote.start(session)
+                self.limits.declared.update(declared_call_times(session.config))
         try:
             return (yield)
         finally:
@@ -174,6 +175,14 @@ class Isolation:
             self.child.release()
             self.zygote.wait(self.child.pid)
             self.child = None
+
+
+def declared_call_times(config) -> dict[str, float]:
+    """The run's entries that declare how long a correct call may take (``call_time_s``), by name."""
+    from convcheck.properties.plugin import run_registries
+
+    entries = [entry for registry in run_registries(config).values() for entry in registry.values()]
+    return {entry.name: entry.call_time_s for entry in entries if entry.call_time_s}
 
 
 class IsolationOff(pytest.PytestWarning):

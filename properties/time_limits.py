@@ -7,7 +7,10 @@ context) on a loaded machine. Measured in a default run of every entry (22,578 c
 took 0.5 s (a JAX compilation), and no call took more than 5.2 times the slowest call of its entry before it. An
 entry whose calls are slow earns a proportionally longer limit with its first slow call; one that hangs on every
 call costs the floor per test (about 5 minutes for one entry's 54 tests, where a fixed minute cost an hour).
-``--call-timeout=SECONDS`` fixes the limit instead (0: none).
+An entry may declare how long a correct call of it can take (``call_time_s``, a cost hint): its limit is never lower.
+JAX's entries do, since XLA's compilation time varies by two orders of magnitude with the shape: a float64
+convolution of one input channel with padding compiled in 6-7 s (``n2 ic1 ih20 iw20 oc7 kh2 kw6 'same' dh3``, load
+3.7), where most shapes take 15-70 ms. ``--call-timeout=SECONDS`` fixes the limit instead (0: none).
 
 Imports are not counted: a call's clock restarts whenever it imports a module (the child running it reports each
 import), since an entry imports its library at its first call in each process, which takes seconds for torch, JAX
@@ -31,11 +34,16 @@ class CallLimits:
 
     fixed: float | None = None
     slowest: dict[str, float] = field(default_factory=dict)  # implementation -> seconds, completed calls only
+    declared: dict[str, float] = field(default_factory=dict)  # implementation -> its declared call_time_s
 
     def limit(self, implementation: str, imported: bool = False) -> float | None:
         """Seconds a call of ``implementation`` may run, from its start or (``imported``) its last import; None: no
         limit."""
-        limit = self.fixed if self.fixed is not None else max(FLOOR_S, FACTOR * self.slowest.get(implementation, 0))
+        if self.fixed is not None:
+            limit = self.fixed
+        else:
+            shown = FACTOR * self.slowest.get(implementation, 0)
+            limit = max(FLOOR_S, self.declared.get(implementation, 0), shown)
         if not limit:
             return None
         return max(limit, FLOOR_S) if imported else limit
@@ -52,6 +60,8 @@ class CallLimits:
             return f"{limit:g} s (--call-timeout{after})"
         slowest = self.slowest.get(implementation)
         shown = f"its slowest call so far took {slowest:.3g} s" if slowest is not None else "no call of it has ended"
+        if implementation in self.declared:
+            shown += f"; it declares calls of up to {self.declared[implementation]:g} s (call_time_s)"
         return (
             f"{limit:.3g} s ({FACTOR:g} times its slowest completed call, at least {FLOOR_S:g} s: {shown}; "
             "--call-timeout=SECONDS sets a fixed limit)"

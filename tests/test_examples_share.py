@@ -17,7 +17,8 @@ def test_a_declared_quarter_of_the_examples_draws_a_quarter(run_suite, tmp_path,
         "--convcheck=every_example=tests.counted:every_example", "--convcheck=quarter=tests.counted:quarter",
         profile="default",
     )  # fmt: skip
-    assert run.report is not None and run.report["verdict"] == "pass", run.output[-3000:]
+    assert run.report is not None, run.output[-3000:]
+    assert run.report["verdict"] == "pass", run.output[-3000:]
     counts = collections.Counter(calls.read_text().split())
     assert 0.15 < counts["quarter"] / counts["every_example"] < 0.35, counts
     assert "quarter (exact-summation, 0.25 of the examples)" in run.output

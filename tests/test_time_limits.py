@@ -43,3 +43,20 @@ def test_the_description_says_where_the_limit_comes_from():
         CallLimits(fixed=1).describe("mine", imported=True)
         == f"{FLOOR_S:g} s (--call-timeout, at least {FLOOR_S:g} s after an import)"
     )
+
+
+def test_an_entry_that_declares_slow_calls_never_gets_less():
+    limits = CallLimits(declared={"compiles": 60.0})
+    limits.completed("compiles", 0.2)
+    assert limits.limit("compiles") == 60.0
+    assert limits.limit("other") == FLOOR_S
+    assert "it declares calls of up to 60 s (call_time_s)" in limits.describe("compiles")
+    limits.completed("compiles", 4.0)  # what it shows still raises the limit past the declaration
+    assert limits.limit("compiles") == pytest.approx(4.0 * FACTOR)
+
+
+def test_the_jax_entries_declare_their_compilations():
+    from convcheck.impls import REGISTRY, backward
+
+    entries = [REGISTRY["jax"], *(entries["jax"] for entries in backward.ENTRIES.values())]
+    assert all(entry.call_time_s is not None and entry.call_time_s >= 30 for entry in entries)  # 6-7 s seen, loaded

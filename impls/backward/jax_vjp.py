@@ -16,7 +16,7 @@ from functools import cache
 import numpy as np
 from convcheck.impls.backward.contract import Conv2dBackwardProblem, ConvTranspose2dProblem
 from convcheck.impls.backward.registry import backward_implementation, transposed_implementation
-from convcheck.impls.jax_lax import EXAMPLES, JAX, UNAVAILABLE
+from convcheck.impls.jax_lax import CALL_TIME_S, EXAMPLES, JAX, UNAVAILABLE
 
 
 def _convolve(lax, x, weight, stride, padding, dilation, groups, lhs_dilation=(1, 1)):
@@ -82,7 +82,7 @@ def _on_cpu(jax, dtype):
     return jax.enable_x64(dtype == np.float64), jax.default_device(jax.devices("cpu")[0])
 
 
-@transposed_implementation("jax", unavailable=UNAVAILABLE, library="jax", examples=EXAMPLES)
+@transposed_implementation("jax", unavailable=UNAVAILABLE, library="jax", examples=EXAMPLES, call_time_s=CALL_TIME_S)
 def jax_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
     """XLA's convolution of the stride-dilated input with the flipped, channel-swapped kernel."""
     jax, _ = JAX.load()
@@ -99,7 +99,7 @@ def jax_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
     return out
 
 
-@backward_implementation("jax", unavailable=UNAVAILABLE, library="jax", examples=EXAMPLES)
+@backward_implementation("jax", unavailable=UNAVAILABLE, library="jax", examples=EXAMPLES, call_time_s=CALL_TIME_S)
 def jax_gradients(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``jax.vjp`` of the forward convolution plus a zero bias, at grad_out."""
     jax, _ = JAX.load()

@@ -46,6 +46,7 @@ class GradientEntry:
     # dilation too)
     output_padding_below_stride: bool = False
     examples: float = 1.0  # cost hint: the share of each property test's examples drawn for it (see Entry.examples)
+    call_time_s: float | None = None  # cost hint: the longest a correct call may take (see Entry.call_time_s)
     algorithm: Callable | None = field(default=None, repr=False)  # the undecorated f(problem)
 
     def __repr__(self) -> str:
@@ -97,6 +98,7 @@ class GradientEntry:
         return cls(
             operation, name, function, capabilities=capabilities, origin=origin, argument_error=ValueError,
             output_padding_below_stride=bool(below_stride), examples=getattr(function, "examples", 1.0),
+            call_time_s=getattr(function, "call_time_s", None),
         )  # fmt: skip
 
 
