@@ -27,8 +27,12 @@ def add_options(parser) -> None:
     )  # fmt: skip
 
 
-def _entry_name(item) -> str | None:
-    return getattr(getattr(item, "callspec", None) and item.callspec.params.get("impl"), "name", None)
+def _entry_key(item) -> tuple[str, str] | None:
+    """The item's entry as (call, name): the forward's and another call's entries may share a name."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    entry = params.get("impl", params.get("entry"))
+    name = getattr(entry, "name", None)
+    return None if name is None else (getattr(entry, "operation", "conv2d"), name)
 
 
 class FirstFailures:
@@ -36,12 +40,12 @@ class FirstFailures:
     forked child)."""
 
     def __init__(self):
-        self.failed: set[str] = set()
+        self.failed: set[tuple[str, str]] = set()  # (call, entry name)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
         report = yield
-        if call.when == "call" and report.failed and (name := _entry_name(item)):
+        if call.when == "call" and report.failed and (name := _entry_key(item)):
             self.failed.add(name)
         return report
 
@@ -51,7 +55,7 @@ def for_test(item, chosen: settings) -> Iterator[settings]:
     """``chosen``, or, where the item's entry has already failed a test in this process, ``chosen`` without the
     shrink phase, with simplification off."""
     plugin = item.config.pluginmanager.get_plugin(PLUGIN)
-    if plugin is None or _entry_name(item) not in plugin.failed or Phase.shrink not in chosen.phases:
+    if plugin is None or _entry_key(item) not in plugin.failed or Phase.shrink not in chosen.phases:
         yield chosen
         return
     tries, simplify.MAX_TRIES = simplify.MAX_TRIES, 0

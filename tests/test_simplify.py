@@ -118,3 +118,24 @@ def test_only_an_entrys_first_failure_is_shrunk_and_simplified(run_suite):
     first, later = [failure["message"] for failure in run.report["failures"] if failure["implementation"] == "flipped"]
     assert "simplified from the drawn case" in first
     assert "simplified from the drawn case" not in later
+
+
+def test_a_failure_stops_shrinking_for_its_own_call_only():
+    """A transposed entry's failure stops shrinking for that entry, not for the forward entry of the same name."""
+    from types import SimpleNamespace
+
+    from convcheck.properties.shrinking import FirstFailures, for_test
+    from hypothesis import Phase
+
+    plugin = FirstFailures()
+    plugin.failed.add(("conv_transpose2d", "torch"))
+    config = SimpleNamespace(pluginmanager=SimpleNamespace(get_plugin=lambda name: plugin))
+
+    def phases(**params) -> list:
+        item = SimpleNamespace(callspec=SimpleNamespace(params=params), config=config)
+        with for_test(item, settings(phases=list(Phase))) as chosen:
+            return list(chosen.phases)
+
+    assert Phase.shrink not in phases(entry=SimpleNamespace(name="torch", operation="conv_transpose2d"))
+    assert Phase.shrink in phases(entry=SimpleNamespace(name="torch", operation="conv2d_backward"))
+    assert Phase.shrink in phases(impl=SimpleNamespace(name="torch"))
