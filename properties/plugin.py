@@ -33,6 +33,7 @@ import pytest
 from convcheck.impls.signature import CONV2D
 from convcheck.properties import isolation, profiles, shrinking, stopping
 from convcheck.properties.conformance import ConformanceSummary, library_version, run_seed
+from convcheck.properties.items import call_of, entry_under_test
 from convcheck.properties.threads import limited_threads
 from hypothesis import settings
 
@@ -107,11 +108,6 @@ def load_entry(spec: str, option: str):
             f"{option} {spec}: the name {entry.name!r} cannot be selected with -k; use letters, digits, '_', '-', '.'"
         )
     return entry
-
-
-def call_of(entry) -> str:
-    """The call an entry implements: a ``GradientEntry``'s operation, else conv2d."""
-    return getattr(entry, "operation", CONV2D)
 
 
 def run_registries(config) -> dict[str, RunRegistry]:
@@ -286,16 +282,6 @@ def _parameter_names(parametrize_marker) -> list[str]:
     return [name.strip() for name in names.split(",")] if isinstance(names, str) else list(names)
 
 
-def entry_under_test(item):
-    """The entry a property test checks (its ``impl``, or its ``entry`` of another call), or None."""
-    from convcheck.impls import Entry
-    from convcheck.impls.backward import GradientEntry
-
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    value = params.get("impl", params.get("entry"))
-    return value if isinstance(value, (Entry, GradientEntry)) else None
-
-
 def family_of(item) -> str | None:
     marker = item.get_closest_marker("family")
     return marker.args[0] if marker else None
@@ -328,7 +314,7 @@ def pytest_collection_modifyitems(config, items):
 
             changes["database"] = None if database == "none" else DirectoryBasedExampleDatabase(database)
         item.stash[SETTINGS_KEY] = settings(profile, **changes)
-        item.user_properties += [("implementation", entry.name), ("family", family)]
+        item.user_properties += [("implementation", entry.name), ("family", family), ("call", call_of(entry))]
         if not isinstance(entry, Entry):  # a conv_transpose2d or conv2d_backward test: no declared failures
             continue
         known = entry.known_failure(family, item.originalname)

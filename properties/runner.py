@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from convcheck.impls.registry import entry_of_callable
 from convcheck.properties.conformance import CheckResult
-from convcheck.properties.plugin import entry_under_test
+from convcheck.properties.items import entry_under_test
 
 SUITE = Path(__file__).resolve().parent
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import pytest
 from convcheck.properties import simplify
+from convcheck.properties.items import entry_key
 from hypothesis import Phase, settings
 
 MODES = ("first", "every")
@@ -27,14 +28,6 @@ def add_options(parser) -> None:
     )  # fmt: skip
 
 
-def _entry_key(item) -> tuple[str, str] | None:
-    """The item's entry as (call, name): the forward's and another call's entries may share a name."""
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    entry = params.get("impl", params.get("entry"))
-    name = getattr(entry, "name", None)
-    return None if name is None else (getattr(entry, "operation", "conv2d"), name)
-
-
 class FirstFailures:
     """A pytest plug-in: the entries that have failed a test in this process (where the test ran: a worker, a
     forked child)."""
@@ -45,7 +38,7 @@ class FirstFailures:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
         report = yield
-        if call.when == "call" and report.failed and (name := _entry_key(item)):
+        if call.when == "call" and report.failed and (name := entry_key(item)):
             self.failed.add(name)
         return report
 
@@ -55,7 +48,7 @@ def for_test(item, chosen: settings) -> Iterator[settings]:
     """``chosen``, or, where the item's entry has already failed a test in this process, ``chosen`` without the
     shrink phase, with simplification off."""
     plugin = item.config.pluginmanager.get_plugin(PLUGIN)
-    if plugin is None or _entry_key(item) not in plugin.failed or Phase.shrink not in chosen.phases:
+    if plugin is None or entry_key(item) not in plugin.failed or Phase.shrink not in chosen.phases:
         yield chosen
         return
     tries, simplify.MAX_TRIES = simplify.MAX_TRIES, 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from convcheck.impls.signature import CONV2D
+from convcheck.properties.items import entry_key
 
 DEFAULT_REPEATS = 2
 
@@ -27,15 +29,15 @@ class Stopping:
 
     def __init__(self, repeats: int):
         self.repeats = repeats
-        self.seen: Counter[tuple[str, str]] = Counter()
-        self.stopped: dict[str, str] = {}  # entry -> the repeated failure's first line
+        self.seen: Counter[tuple[tuple[str, str], str]] = Counter()  # ((call, entry), first line) -> failures
+        self.stopped: dict[tuple[str, str], str] = {}  # (call, entry) -> the repeated failure's first line
 
     def pytest_runtest_logreport(self, report):
         tags = dict(report.user_properties)
         if report.when != "call" or not report.failed or "implementation" not in tags:
             return
         first_line = (tags.get("message") or "").partition("\n")[0].removeprefix("PropertyFailure: ")
-        name = tags["implementation"]
+        name = (tags.get("call", CONV2D), tags["implementation"])
         self.seen[name, first_line] += 1
         if first_line and self.seen[name, first_line] >= self.repeats and name not in self.stopped:
             self.stopped[name] = first_line
@@ -43,10 +45,10 @@ class Stopping:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
         """An item of a stopped entry is reported skipped, with the reason, without running (nor forking)."""
-        entry = getattr(getattr(item, "callspec", None), "params", {}).get("impl")
-        if getattr(entry, "name", None) not in self.stopped:
+        key = entry_key(item)
+        if key not in self.stopped:
             return None
-        reason = f"not run: {entry.name} failed {self.repeats} tests the same way: {self.stopped[entry.name]}"
+        reason = f"not run: {_named(key)} failed {self.repeats} tests the same way: {self.stopped[key]}"
         item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         report = pytest.TestReport(
             nodeid=item.nodeid,
@@ -62,11 +64,18 @@ class Stopping:
         return True
 
     def pytest_terminal_summary(self, terminalreporter):
-        for name, first_line in self.stopped.items():
+        for key, first_line in self.stopped.items():
             terminalreporter.write_line(
-                f"convcheck: stopped testing {name} after {self.repeats} tests failed the same way: {first_line}",
+                f"convcheck: stopped testing {_named(key)} after {self.repeats} tests failed the same way: "
+                f"{first_line}",
                 yellow=True,
             )
+
+
+def _named(key: tuple[str, str]) -> str:
+    """An entry as the messages name it: ``torch``, or ``torch (conv_transpose2d)`` for another call's."""
+    call, name = key
+    return name if call == CONV2D else f"{name} ({call})"
 
 
 def configure(config) -> None:

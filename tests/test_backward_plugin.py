@@ -50,6 +50,10 @@ def bias_gradient_of_first_image(grad_out, x, weight, stride=1, padding=0, dilat
 
 def both_marks(grad_out, x, weight, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
     return x
+
+
+def returns_a_list(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation).tolist()
 '''
 
 
@@ -174,3 +178,10 @@ def test_impl_adds_a_gradient_callable_beside_the_packages_entries(run_suite, py
     assert {name: verdicts["transposed"] for name, verdicts in run.report["results"].items()} == {
         "loop": "pass", "mine": "pass",
     }  # fmt: skip
+
+
+def test_a_transposed_callable_failing_alike_every_time_stops_after_two_reports(project):
+    run, report = convcheck_check(project, "user_conv:returns_a_list")
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    assert len(report["failures"]) == 2, [failure["message"][:200] for failure in report["failures"]]
+    assert "stopped testing returns_a_list (conv_transpose2d) after 2 tests failed the same way" in run.stdout
