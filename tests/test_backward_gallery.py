@@ -15,8 +15,9 @@ from collections import Counter
 
 import pytest
 from convcheck.impls.backward import BACKWARD, ENTRIES, TRANSPOSED, GradientEntry
-from convcheck.properties import test_backward, test_transposed
-from convcheck.properties.backward_cases import backward_cases, transposed_cases
+from convcheck.properties import test_backward, test_backward_laws, test_transposed, test_transposed_laws
+from convcheck.properties.backward_cases import COEFFICIENTS, backward_cases, transposed_cases
+from convcheck.properties.backward_differences import STEP_EXPONENTS
 from convcheck.properties.failures import PropertyFailure
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
@@ -24,7 +25,20 @@ from hypothesis import strategies as st
 from tests.gallery import backward_bugs
 
 EXAMPLES = 40  # per property and entry: the default profile's count
-SHARE = {"oracle": 1.0}  # of EXAMPLES, as the property modules scale it (``@examples``); 0.5 for the others
+SHARE = {"oracle": 1.0, "groups": 0.25}  # of EXAMPLES, as the property modules scale it (``@examples``); else 0.5
+FLOAT64 = ("float64",)
+
+
+def with_coefficients(cases):
+    """The keywords of a linearity check: a case and two small integers."""
+    return st.fixed_dictionaries({"case": cases, "a": COEFFICIENTS, "b": COEFFICIENTS})
+
+
+def with_step(cases):
+    """The keywords of a central-difference check: a case and the step's exponent."""
+    return st.fixed_dictionaries({"case": cases, "step_exponent": STEP_EXPONENTS})
+
+
 PROPERTIES = {  # operation -> property -> (strategy of an entry's cases, check)
     TRANSPOSED: {
         "oracle": (lambda e: transposed_cases(e), test_transposed.check_matches_oracle),
@@ -34,6 +48,19 @@ PROPERTIES = {  # operation -> property -> (strategy of an entry's cases, check)
             lambda e: transposed_cases(e, values=("int",), adjoint_only=True),
             test_transposed.check_adjoint,
         ),
+        "differences": (
+            lambda e: with_step(transposed_cases(e, adjoint_only=True, dtypes=FLOAT64)),
+            test_transposed_laws.check_central_differences,
+        ),
+        "linearity": (
+            lambda e: with_coefficients(transposed_cases(e, values=("int",))),
+            test_transposed_laws.check_linear_in_the_input,
+        ),
+        "groups": (
+            lambda e: transposed_cases(e, values=("int",), min_groups=2),
+            test_transposed_laws.check_groups_are_independent,
+        ),
+        "appends": (test_transposed_laws.output_padded_cases, test_transposed_laws.check_output_padding_appends),
     },
     BACKWARD: {
         "oracle": (lambda e: backward_cases(e), test_backward.check_matches_oracle),
@@ -41,10 +68,22 @@ PROPERTIES = {  # operation -> property -> (strategy of an entry's cases, check)
         "shapes": (lambda e: backward_cases(e, values=("int",)), test_backward.check_shapes),
         "adjoint": (lambda e: backward_cases(e, values=("int",)), test_backward.check_adjoint_identities),
         "unread": (lambda e: backward_cases(e), test_backward.check_unread_inputs),
+        "differences": (
+            lambda e: with_step(backward_cases(e, dtypes=FLOAT64)),
+            test_backward_laws.check_central_differences,
+        ),
+        "linearity": (
+            lambda e: with_coefficients(backward_cases(e, values=("int",))),
+            test_backward_laws.check_linear_in_grad_out,
+        ),
+        "groups": (
+            lambda e: backward_cases(e, values=("int",), min_groups=2),
+            test_backward_laws.check_groups_are_independent,
+        ),
     },
 }
 KNOWN_BUGS = {  # each bug and the properties meant to catch it
-    "output_padding_at_start": {"oracle", "exactness"},
+    "output_padding_at_start": {"appends", "oracle", "exactness"},
     "kernel_not_flipped": {"oracle", "exactness", "adjoint"},
     "padding_not_cropped": {"shape", "oracle", "exactness"},
     "padding_cropped_at_end": {"oracle", "exactness", "adjoint"},
@@ -52,7 +91,10 @@ KNOWN_BUGS = {  # each bug and the properties meant to catch it
     "weight_gradient_of_last_image": {"oracle", "exactness", "adjoint"},
     "bias_gradient_not_summed_over_batch": {"oracle", "exactness", "adjoint"},
     "input_gradient_unused_rows_at_start": {"unread", "oracle", "exactness", "adjoint"},
-    "float32_accumulation": {"oracle"},
+    "float32_accumulation": {"oracle", "differences"},
+    "float64_input_gradient_through_float32": {"differences", "oracle"},
+    "weight_gradient_accumulated_between_calls": {"linearity", "groups", "oracle", "exactness", "adjoint"},
+    "groups_interleaved": {"groups", "oracle", "exactness", "adjoint", "differences"},
 }
 CORRECT = {operation: ("loop", "torch") for operation in PROPERTIES}
 
@@ -66,7 +108,8 @@ def property_run(entry, strategy, check, seeded: int | None, examples: int = EXA
     )  # fmt: skip
     @given(data=st.data())
     def run(data):
-        check(entry, data.draw(strategy(entry)))
+        drawn = data.draw(strategy(entry))  # a case, or the check's keywords
+        check(entry, **drawn) if isinstance(drawn, dict) else check(entry, drawn)
 
     return run if seeded is None else seed(seeded)(run)
 

@@ -100,3 +100,32 @@ def float32_accumulation(problem):
         problem, grad_out=problem.grad_out.astype(np.float32), forward=replace(problem.forward, **single)
     )
     return tuple(g.astype(problem.x.dtype) for g in _gradients(narrowed))
+
+
+@backward_implementation("bug_float64_input_gradient_through_float32")
+def float64_input_gradient_through_float32(problem):
+    """float64 grad_x computed through float32 and cast back (grad_weight and grad_bias in float64)."""
+    _, grad_weight, grad_bias = _gradients(problem)
+    return float32_accumulation.algorithm(problem)[0], grad_weight, grad_bias
+
+
+_KEPT_WEIGHT_GRADIENTS: dict = {}  # weight shape and dtype -> the buffer grad_weight is added into
+
+
+@backward_implementation("bug_weight_gradient_accumulated_between_calls")
+def weight_gradient_accumulated_between_calls(problem):
+    """grad_weight is added into a buffer kept between calls of the same weight shape, never zeroed (autograd's .grad
+    accumulating without zero_grad): every call after the first returns the sum of all of them."""
+    grad_x, grad_weight, grad_bias = _gradients(problem)
+    kept = _KEPT_WEIGHT_GRADIENTS.setdefault((grad_weight.shape, grad_weight.dtype.str), np.zeros_like(grad_weight))
+    kept += grad_weight
+    return grad_x, kept.copy(), grad_bias
+
+
+@transposed_implementation("bug_groups_interleaved")
+def groups_interleaved(problem):
+    """The input channels are dealt to the groups round-robin (channel c to group c % groups), not in blocks: the
+    weight's blocks meet the wrong channels (right for one group, or one channel a group)."""
+    c_in, groups = problem.x.shape[1], problem.groups
+    dealt = [c for g in range(groups) for c in range(g, c_in, groups)]
+    return _transposed(replace(problem, x=np.ascontiguousarray(problem.x[:, dealt])))
