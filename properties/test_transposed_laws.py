@@ -132,14 +132,30 @@ def output_padded_cases(draw, entry, values=("int",)):
     return GradientCase(forward, tuple(extra))
 
 
+def difference_arguments(entry):
+    """The keywords of :func:`check_central_differences`: a float64 case of the adjoint and the step's exponent."""
+    cases = transposed_cases(entry, adjoint_only=True, dtypes=("float64",))
+    return st.fixed_dictionaries({"case": cases, "step_exponent": STEP_EXPONENTS})
+
+
+def linearity_arguments(entry):
+    """The keywords of :func:`check_linear_in_the_input`: a small-integer case and two small integers."""
+    return st.fixed_dictionaries(
+        {"case": transposed_cases(entry, values=("int",)), "a": COEFFICIENTS, "b": COEFFICIENTS}
+    )
+
+
+def grouped_cases(entry):
+    """Small-integer cases of at least two groups."""
+    return transposed_cases(entry, values=("int",), min_groups=2)
+
+
 @examples(0.5)
 @given(data=st.data())
 def test_is_the_gradient_of_conv2d_by_central_differences(entry, data):
     """In float64, <conv_transpose2d(g, w), v> and <y, conv_transpose2d(g, v)> equal the central differences of
     <conv2d(y, w, b), g> along v in y and in w (the float64 forward oracle), within both sides' rounding bounds."""
-    cases = transposed_cases(entry, adjoint_only=True, dtypes=("float64",))
-    step = data.draw(STEP_EXPONENTS, label="step_exponent")
-    check_central_differences(entry, data.draw(cases, label="case"), step_exponent=step)
+    check_central_differences(entry, **data.draw(difference_arguments(entry), label="arguments"))
 
 
 @examples(0.5)
@@ -147,9 +163,7 @@ def test_is_the_gradient_of_conv2d_by_central_differences(entry, data):
 def test_is_linear_in_the_input(entry, data):
     """conv_transpose2d(a*x1 + b*x2, w) == a*conv_transpose2d(x1, w) + b*conv_transpose2d(x2, w), bitwise on small
     integers."""
-    case = data.draw(transposed_cases(entry, values=("int",)), label="case")
-    a, b = data.draw(COEFFICIENTS, label="a"), data.draw(COEFFICIENTS, label="b")
-    check_linear_in_the_input(entry, case, a=a, b=b)
+    check_linear_in_the_input(entry, **data.draw(linearity_arguments(entry), label="arguments"))
 
 
 @examples(0.25)
@@ -157,7 +171,7 @@ def test_is_linear_in_the_input(entry, data):
 def test_groups_are_independent_calls(entry, data):
     """With G groups, group j's output channels equal the ungrouped call's on group j's slices, bitwise on small
     integers."""
-    check_groups_are_independent(entry, data.draw(transposed_cases(entry, values=("int",), min_groups=2), label="case"))
+    check_groups_are_independent(entry, data.draw(grouped_cases(entry), label="case"))
 
 
 @examples(0.5)

@@ -99,7 +99,7 @@ def jax_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
     return out
 
 
-@backward_implementation("jax", unavailable=UNAVAILABLE, library="jax")
+@backward_implementation("jax", unavailable=UNAVAILABLE, library="jax", non_finite_crosses_groups=True)
 def jax_gradients(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``jax.vjp`` of the forward convolution plus a zero bias, at grad_out."""
     jax, _ = JAX.load()

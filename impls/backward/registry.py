@@ -40,6 +40,9 @@ class GradientEntry:
     # conv_transpose2d: takes an output padding smaller than the stride only (torch allows one smaller than the
     # dilation too)
     output_padding_below_stride: bool = False
+    # conv2d_backward: with groups, a NaN or an infinity in grad_out may make the other groups' grad_x (in its windows)
+    # and grad_weight NaN (products across groups that the sum discards: 0 * inf computed)
+    non_finite_crosses_groups: bool = False
     algorithm: Callable | None = field(default=None, repr=False)  # the undecorated f(problem)
 
     def __repr__(self) -> str:

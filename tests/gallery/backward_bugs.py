@@ -129,3 +129,10 @@ def groups_interleaved(problem):
     c_in, groups = problem.x.shape[1], problem.groups
     dealt = [c for g in range(groups) for c in range(g, c_in, groups)]
     return _transposed(replace(problem, x=np.ascontiguousarray(problem.x[:, dealt])))
+
+
+@backward_implementation("bug_non_finite_grad_out_zeroed")
+def non_finite_grad_out_zeroed(problem):
+    """NaN and infinities in grad_out are set to zero before the gradients (a sanitizing step inside the call): they
+    never reach grad_x, grad_weight or grad_bias."""
+    return _gradients(replace(problem, grad_out=np.nan_to_num(problem.grad_out, nan=0.0, posinf=0.0, neginf=0.0)))
