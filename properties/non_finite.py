@@ -14,12 +14,17 @@ import numpy as np
 
 def propagation_classes(reaches: Callable, p: np.ndarray, q: np.ndarray):
     """(must be NaN, must be +inf, must be -inf) for each output of a sum of products of ``p`` and ``q`` values, where
-    ``reaches(a, b)`` marks the outputs that sum a product of a marked ``p`` value and a marked ``q`` value."""
-    gets_nan = reaches(np.isnan(p), q != 0) | reaches(p != 0, np.isnan(q))  # NaN != 0: NaN meets NaN too
-    gets_pinf = reaches(np.isposinf(p), q > 0) | reaches(np.isneginf(p), q < 0)
-    gets_pinf |= reaches(p > 0, np.isposinf(q)) | reaches(p < 0, np.isneginf(q))
-    gets_ninf = reaches(np.isposinf(p), q < 0) | reaches(np.isneginf(p), q > 0)
-    gets_ninf |= reaches(p > 0, np.isneginf(q)) | reaches(p < 0, np.isposinf(q))
+    ``reaches(a, b)`` marks the outputs that sum a product of a marked ``p`` value and a marked ``q`` value (called
+    only where both are marked somewhere)."""
+
+    def reaches_any(a, b):
+        return reaches(a, b) if a.any() and b.any() else np.False_
+
+    gets_nan = reaches_any(np.isnan(p), q != 0) | reaches_any(p != 0, np.isnan(q))  # NaN != 0: NaN meets NaN too
+    gets_pinf = reaches_any(np.isposinf(p), q > 0) | reaches_any(np.isneginf(p), q < 0)
+    gets_pinf |= reaches_any(p > 0, np.isposinf(q)) | reaches_any(p < 0, np.isneginf(q))
+    gets_ninf = reaches_any(np.isposinf(p), q < 0) | reaches_any(np.isneginf(p), q > 0)
+    gets_ninf |= reaches_any(p > 0, np.isneginf(q)) | reaches_any(p < 0, np.isposinf(q))
     must_nan = gets_nan | (gets_pinf & gets_ninf)
     return must_nan, gets_pinf & ~must_nan, gets_ninf & ~must_nan
 

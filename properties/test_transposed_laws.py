@@ -166,7 +166,7 @@ def test_is_linear_in_the_input(entry, data):
     check_linear_in_the_input(entry, **data.draw(linearity_arguments(entry), label="arguments"))
 
 
-@examples(0.25)
+@examples(0.5)
 @given(data=st.data())
 def test_groups_are_independent_calls(entry, data):
     """With G groups, group j's output channels equal the ungrouped call's on group j's slices, bitwise on small

@@ -109,17 +109,17 @@ def float64_input_gradient_through_float32(problem):
     return float32_accumulation.algorithm(problem)[0], grad_weight, grad_bias
 
 
-_KEPT_WEIGHT_GRADIENTS: dict = {}  # weight shape and dtype -> the buffer grad_weight is added into
+_WEIGHT_GRADIENT_BUFFERS: dict = {}  # weight shape and dtype -> the buffer grad_weight is written into
 
 
-@backward_implementation("bug_weight_gradient_accumulated_between_calls")
-def weight_gradient_accumulated_between_calls(problem):
-    """grad_weight is added into a buffer kept between calls of the same weight shape, never zeroed (autograd's .grad
-    accumulating without zero_grad): every call after the first returns the sum of all of them."""
+@backward_implementation("bug_weight_gradient_in_a_kept_buffer")
+def weight_gradient_in_a_kept_buffer(problem):
+    """grad_weight is written into a workspace kept per weight shape and returned itself, not a copy: a later call of
+    the same shape overwrites an earlier result."""
     grad_x, grad_weight, grad_bias = _gradients(problem)
-    kept = _KEPT_WEIGHT_GRADIENTS.setdefault((grad_weight.shape, grad_weight.dtype.str), np.zeros_like(grad_weight))
-    kept += grad_weight
-    return grad_x, kept.copy(), grad_bias
+    kept = _WEIGHT_GRADIENT_BUFFERS.setdefault((grad_weight.shape, grad_weight.dtype.str), np.empty_like(grad_weight))
+    kept[...] = grad_weight
+    return grad_x, kept, grad_bias
 
 
 @transposed_implementation("bug_groups_interleaved")
