@@ -60,11 +60,15 @@ def central_difference(arrays, direction, grad_out, step: float, **geometry) -> 
     """The central difference of ``<conv2d(x, w, b), grad_out>`` at ``arrays`` = (x, w, b) along ``direction`` (an
     array, or zeros, for each) with the float64 oracle, and its rounding bound (the module's error model)."""
     g = np.asarray(grad_out, dtype=np.float64).ravel()
-    ends = [np.dot(reference_conv2d(*shifted(arrays, direction, s), **geometry, dtype=np.float64).ravel(), g)
-            for s in (step, -step)]  # fmt: skip
+    ends = [
+        np.dot(reference_conv2d(*shifted(arrays, direction, s), **geometry, dtype=np.float64).ravel(), g)
+        for s in (step, -step)
+    ]
     value = float(ends[0] - ends[1]) / (2 * step)
-    magnitudes = [None if a is None else np.abs(a.astype(np.float64)) + step * np.abs(d)
-                  for a, d in zip(arrays, direction, strict=True)]  # fmt: skip
+    magnitudes = [
+        None if a is None else np.abs(a.astype(np.float64)) + step * np.abs(d)
+        for a, d in zip(arrays, direction, strict=True)
+    ]
     reached = reference_conv2d(*magnitudes, **geometry, dtype=np.float64)
     size = float(np.dot(reached.ravel(), np.abs(g)))
     terms = int(np.prod(arrays[1].shape[1:])) + 1 + reached.size  # K + 1 (a forward output) + M (the outputs)

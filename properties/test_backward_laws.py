@@ -13,15 +13,13 @@ from convcheck.properties.backward_cases import (
     GradientCase,
     assert_within,
     backward_cases,
+    backward_gradients,
     checked_gradients,
     entries,
     failure,
     group_part,
     replayable,
     tagged_with_its_call,  # noqa: F401 (an autouse fixture)
-)
-from convcheck.properties.backward_cases import (
-    backward_gradients as gradients,
 )
 from convcheck.properties.backward_differences import (
     STEP_EXPONENTS,
@@ -49,7 +47,7 @@ def check_central_differences(entry, case: GradientCase, step_exponent: int = 0)
     """<gradient, v> equals the central difference of <conv2d(x, w, b), grad_out> along v in x, in w and in b, within
     both sides' rounding (:mod:`convcheck.properties.backward_differences`); v and b drawn like the data."""
     __tracebackhide__ = True
-    (grad_out, x, weight), geometry, result = gradients(entry, case)
+    (grad_out, x, weight), geometry, result = backward_gradients(entry, case)
     bias = case.forward.reseeded(2).arrays()[2]  # any bias: the differences cancel it
     directions = case.forward.reseeded().arrays((x.shape, weight.shape, bias.shape))
     bounds = backward_bounds(grad_out, x, weight, **geometry)
@@ -72,17 +70,18 @@ def check_linear_in_grad_out(entry, case: GradientCase, a: int = 1, b: int = 1) 
     """Each gradient of a*g1 + b*g2 is a times that of g1 plus b times that of g2 (g2 from the next seed), within the
     three calls' bounds: bitwise on small integers."""
     __tracebackhide__ = True
-    (g1, x, weight), geometry, first = gradients(entry, case)
+    (g1, x, weight), geometry, first = backward_gradients(entry, case)
     g2 = GradientCase(case.forward.reseeded()).backward_call()[0][0]
     second = checked_gradients(entry, case, (g2, x, weight), geometry)
     mixed = (a * g1 + b * g2).astype(g1.dtype)
     combined = checked_gradients(entry, case, (mixed, x, weight), geometry)
     bounds = zip(*(backward_bounds(g, x, weight, **geometry) for g in (mixed, g1, g2)), strict=True)
-    for name, out, one, two, (bound, bound_one, bound_two) in zip(GRADIENTS, combined, first, second, bounds,
-                                                                  strict=True):  # fmt: skip
-        assert_within(entry, case, out, a * one + b * two, bound + abs(a) * bound_one + abs(b) * bound_two,
-                      f"conv2d_backward: {name} linear in grad_out",
-                      f"a*{name}(g1) + b*{name}(g2), a={a}, b={b}, g2 from seed+1")  # fmt: skip
+    for name, out, one, two, (bound, bound_1, bound_2) in zip(GRADIENTS, combined, first, second, bounds, strict=True):
+        allowed = bound + abs(a) * bound_1 + abs(b) * bound_2
+        relation = f"a*{name}(g1) + b*{name}(g2), a={a}, b={b}, g2 from seed+1"
+        assert_within(
+            entry, case, out, a * one + b * two, allowed, f"conv2d_backward: {name} linear in grad_out", relation
+        )
 
 
 @replayable
@@ -90,19 +89,22 @@ def check_groups_are_independent(entry, case: GradientCase) -> None:
     """Each group's gradients are those of an ungrouped call on its slices of grad_out, x and weight, within both
     calls' bounds (bitwise on small integers): a group's gradients depend on its own slices only."""
     __tracebackhide__ = True
-    (grad_out, x, weight), geometry, result = gradients(entry, case)
+    (grad_out, x, weight), geometry, result = backward_gradients(entry, case)
     groups = geometry["groups"]
     bounds = backward_bounds(grad_out, x, weight, **geometry)
     for j in range(groups):
         parts = (group_part(grad_out, 1, groups, j), group_part(x, 1, groups, j), group_part(weight, 0, groups, j))
         alone = checked_gradients(entry, case, parts, dict(geometry, groups=1))
         alone_bounds = backward_bounds(*parts, **dict(geometry, groups=1))
-        for name, out, single, bound, single_bound, axis in zip(GRADIENTS, result, alone, bounds, alone_bounds,
-                                                                (1, 0, 0), strict=True):  # fmt: skip
-            assert_within(entry, case, group_part(out, axis, groups, j), single,
-                          group_part(bound, axis, groups, j) + single_bound,
-                          f"conv2d_backward: {name} of group {j} of {groups}",
-                          f"the ungrouped call on group {j}'s slices")  # fmt: skip
+        for name, out, single, bound, single_bound, axis in zip(
+            GRADIENTS, result, alone, bounds, alone_bounds, (1, 0, 0), strict=True
+        ):
+            allowed = group_part(bound, axis, groups, j) + single_bound
+            law, relation = (
+                f"conv2d_backward: {name} of group {j} of {groups}",
+                f"the ungrouped call on group {j}'s slices",
+            )
+            assert_within(entry, case, group_part(out, axis, groups, j), single, allowed, law, relation)
 
 
 def marked(reference, *arguments, **keywords):
@@ -162,8 +164,8 @@ def check_non_finite_propagation(entry, case: GradientCase, placed=()) -> None:
     for name, out, wanted, bound, (must, may_nan) in zip(GRADIENTS, result, expected, bounds, classes, strict=True):
         wanted = expected_with_non_finite(wanted, must)
         wanted = np.where(np.isnan(out) & may_nan, out, wanted)
-        assert_within(entry, case, out, wanted, bound, f"conv2d_backward: {name} with {shown}",
-                      "IEEE propagation through the products that hold them")  # fmt: skip
+        law = f"conv2d_backward: {name} with {shown}"
+        assert_within(entry, case, out, wanted, bound, law, "IEEE propagation through the products that hold them")
 
 
 @replayable
@@ -171,14 +173,14 @@ def check_calls_keep_no_state(entry, case: GradientCase, other: GradientCase | N
     """A call's gradients are bitwise unchanged by a later call of ``other``, and the same call after it gives them
     again (small integers: every correct result is exact, whatever the order of the sums)."""
     __tracebackhide__ = True
-    first = gradients(entry, case)[2]
+    first = backward_gradients(entry, case)[2]
     kept = [np.array(g, copy=True) for g in first]
     if other is not None:
-        gradients(entry, other)
+        backward_gradients(entry, other)
     for name, out, copy in zip(GRADIENTS, first, kept, strict=True):
         law = f"conv2d_backward: {name} unchanged by a later call"
         assert_within(entry, case, out, copy, 0.0, law, f"a copy taken right after the call, before {other!r}")
-    again = gradients(entry, case)[2]
+    again = backward_gradients(entry, case)[2]
     for name, repeated, copy in zip(GRADIENTS, again, kept, strict=True):
         law = f"conv2d_backward: {name} of the same call again"
         assert_within(entry, case, repeated, copy, 0.0, law, f"the first call's, with {other!r} in between")

@@ -56,9 +56,8 @@ def check_central_differences(entry, case: GradientCase, step_exponent: int = 0)
         if np.shape(out) != y.shape:
             detail = f"out.shape={np.shape(out)}, not {y.shape} (the output padding is the forward's unused rows)"
             raise failure(entry, case, "conv_transpose2d: central differences of conv2d", detail)
-        shift = [direction if name == "y" else np.zeros(y.shape), direction if name == "w" else np.zeros(weight.shape),
-                 np.zeros(bias.shape)]  # fmt: skip
-        difference = central_difference((y, weight, bias), shift, g, step, **forward)
+        shift = (direction, np.zeros(weight.shape)) if name == "y" else (np.zeros(y.shape), direction)
+        difference = central_difference((y, weight, bias), (*shift, np.zeros(bias.shape)), g, step, **forward)
         derivative = inner_product(out, paired, transposed_bound(g, kernel, None, **geometry))
         problem = disagreement(derivative, difference)
         if problem:
@@ -78,11 +77,11 @@ def check_linear_in_the_input(entry, case: GradientCase, a: int = 1, b: int = 1)
     (x1, weight, _), geometry = case.transposed_call()
     x2 = GradientCase(case.forward.reseeded(), case.output_padding).transposed_call()[0][0]
     mixed = (a * x1 + b * x2).astype(x1.dtype)
-    (out, bound), (first, bound_1), (second, bound_2) = (transposed(entry, case, (x, weight, None), geometry)
-                                                         for x in (mixed, x1, x2))  # fmt: skip
-    bound = bound + abs(a) * bound_1 + abs(b) * bound_2
-    assert_within(entry, case, out, a * first + b * second, bound, "conv_transpose2d: linear in x",
-                  f"a*f(x1) + b*f(x2), a={a}, b={b}, x2 from seed+1")  # fmt: skip
+    sides = [transposed(entry, case, (x, weight, None), geometry) for x in (mixed, x1, x2)]
+    (out, bound), (first, bound_1), (second, bound_2) = sides
+    allowed = bound + abs(a) * bound_1 + abs(b) * bound_2
+    relation = f"a*f(x1) + b*f(x2), a={a}, b={b}, x2 from seed+1"
+    assert_within(entry, case, out, a * first + b * second, allowed, "conv_transpose2d: linear in x", relation)
 
 
 @replayable
@@ -112,8 +111,10 @@ def check_output_padding_appends(entry, case: GradientCase) -> None:
     without, bound_without = transposed(entry, case, (x, weight, bias), dict(geometry, output_padding=0))
     rows, cols = without.shape[2:]
     bound = bound[..., :rows, :cols] + bound_without
-    assert_within(entry, case, out[..., :rows, :cols], without, bound, "conv_transpose2d: output padding appends",
-                  f"the call with output_padding=0, whose size is {rows}x{cols}")  # fmt: skip
+    relation = f"the call with output_padding=0, whose size is {rows}x{cols}"
+    assert_within(
+        entry, case, out[..., :rows, :cols], without, bound, "conv_transpose2d: output padding appends", relation
+    )
 
 
 @st.composite
