@@ -25,6 +25,9 @@ from convcheck.properties.strategies import conv_cases
 from convcheck.properties.watching import watching
 from hypothesis import strategies as st
 
+GRADIENTS = ("grad_x", "grad_weight", "grad_bias")
+COEFFICIENTS = st.integers(-3, 3)  # of linear combinations of small-integer data: every sum stays exact
+
 
 @dataclass(frozen=True)
 class GradientCase:
@@ -85,30 +88,49 @@ class GradientCase:
         )
 
 
-def backward_cases(entry, values=("int", "normal", "positive", "wide")):
-    """Cases of conv2d_backward inside ``entry``'s capabilities: any forward configuration (padding strings included),
-    grad_out drawn with it."""
-    return conv_cases(entry.capabilities, values=values, bias=True).map(GradientCase)
+def backward_cases(entry, values=("int", "normal", "positive", "wide"), dtypes=None, min_groups: int = 1):
+    """Cases of conv2d_backward inside ``entry``'s capabilities (of its dtypes, those in ``dtypes``, if given): any
+    forward configuration (padding strings included) with at least ``min_groups`` groups, grad_out drawn with it."""
+    capabilities = replace(entry.capabilities, dtypes=declared(entry, dtypes))
+    return conv_cases(capabilities, values=values, bias=True, min_groups=min_groups).map(GradientCase)
+
+
+def declared(entry, dtypes=None) -> tuple[str, ...]:
+    """The dtypes of ``dtypes`` (default: all) that ``entry`` declares; skips the test when there are none."""
+    common = tuple(d for d in entry.dtypes if dtypes is None or d in dtypes)
+    if not common:
+        pytest.skip(f"{entry.name}: no dtype of {', '.join(dtypes)} (declared)")
+    return common
 
 
 @st.composite
-def transposed_cases(draw, entry, values=("int", "normal", "positive", "wide"), adjoint_only: bool = False):
-    """Cases of conv_transpose2d inside ``entry``'s capabilities: a forward configuration with symmetric integer
-    padding, and an output padding: half the cases (all, if ``adjoint_only``) the forward's unused rows, the others
-    any allowed one."""
-    capabilities = replace(entry.capabilities, padding_strings=("valid",))
-    forward = draw(conv_cases(capabilities, values=values, padding_modes=("pair", "valid")))
-    case = GradientCase(forward)
-    natural = case.unused_rows()
+def transposed_cases(
+    draw,
+    entry,
+    values=("int", "normal", "positive", "wide"),
+    adjoint_only: bool = False,
+    dtypes=None,
+    min_groups: int = 1,
+):
+    """Cases of conv_transpose2d inside ``entry``'s capabilities (and ``dtypes``, if given): a forward configuration
+    with symmetric integer padding and at least ``min_groups`` groups, and an output padding: half the cases (all, if
+    ``adjoint_only``) the forward's unused rows, the others any allowed one."""
+    capabilities = replace(entry.capabilities, dtypes=declared(entry, dtypes), padding_strings=("valid",))
+    forward = draw(conv_cases(capabilities, values=values, padding_modes=("pair", "valid"), min_groups=min_groups))
+    natural = GradientCase(forward).unused_rows()
     if adjoint_only or draw(st.booleans()):
         return GradientCase(forward, natural)
     extra = []
     for axis, size in enumerate((forward.h, forward.w)):
-        top = forward.stride[axis] - 1
-        if not entry.output_padding_below_stride:
-            top = max(top, forward.dilation[axis] - 1)
-        extra.append(draw(st.integers(max(0, natural[axis] - size + 1), top)))  # leaves at least one output row
-    return GradientCase(forward, tuple(extra))
+        extra.append(draw(st.integers(max(0, natural[axis] - size + 1), largest_output_padding(entry, forward, axis))))
+    return GradientCase(forward, tuple(extra))  # each extra leaves at least one output row
+
+
+def largest_output_padding(entry, forward: ConvCase, axis: int) -> int:
+    """The largest output padding of ``axis`` that torch allows (below the stride or the dilation) and ``entry``
+    declares (below the stride only, if it says so)."""
+    top = forward.stride[axis] - 1
+    return top if entry.output_padding_below_stride else max(top, forward.dilation[axis] - 1)
 
 
 def called(entry, case: GradientCase, arguments, geometry):
@@ -130,14 +152,44 @@ def failure(entry, case: GradientCase, law: str, detail: str) -> PropertyFailure
     return found
 
 
-def assert_within(entry, case: GradientCase, actual, expected, bound, law: str) -> None:
+def assert_within(
+    entry, case: GradientCase, actual, expected, bound, law: str, relation: str = "the oracle, within the error bound"
+) -> None:
     """:func:`convcheck.properties.assertions.assert_close`, its failure naming ``case``."""
     __tracebackhide__ = True
     try:
-        assert_close(actual, expected, bound, law, entry, None, "the oracle, within the error bound")
+        assert_close(actual, expected, bound, law, entry, None, relation)
     except PropertyFailure as found:
         found.arguments = case.descriptor()
         raise
+
+
+def checked_gradients(entry, case: GradientCase, arguments, geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entry's (grad_x, grad_weight, grad_bias) for ``arguments`` = (grad_out, x, weight), checked to be three
+    arrays shaped like x, weight and (C_out,), of x's dtype (so that no check trips over a wrong result)."""
+    __tracebackhide__ = True
+    result = called(entry, case, arguments, geometry)
+    if not (isinstance(result, tuple) and len(result) == 3 and all(isinstance(r, np.ndarray) for r in result)):
+        raise failure(entry, case, "conv2d_backward: shapes", f"returned {type(result).__name__}, not three arrays")
+    _, x, weight = arguments
+    for name, out, wanted in zip(GRADIENTS, result, (x.shape, weight.shape, weight.shape[:1]), strict=True):
+        if out.shape != wanted or out.dtype != x.dtype:
+            detail = f"{name}: shape {out.shape}, dtype {out.dtype}, but should be {wanted}, {x.dtype}"
+            raise failure(entry, case, "conv2d_backward: shapes", detail)
+    return result
+
+
+def backward_gradients(entry, case: GradientCase):
+    """The conv2d_backward call's arrays, geometry and the entry's checked (grad_x, grad_weight, grad_bias)."""
+    __tracebackhide__ = True
+    arguments, geometry = case.backward_call()
+    return arguments, geometry, checked_gradients(entry, case, arguments, geometry)
+
+
+def group_part(array: np.ndarray, axis: int, groups: int, index: int) -> np.ndarray:
+    """The ``index``-th of ``groups`` equal blocks of ``array`` along ``axis`` (a group's channels)."""
+    size = array.shape[axis] // groups
+    return np.take(array, range(index * size, (index + 1) * size), axis=axis)
 
 
 def check_hygiene(entry, case: GradientCase, names, arguments, geometry) -> None:
@@ -173,24 +225,24 @@ def tagged_with_its_call(request):
 
 
 def replayable(check):
-    """Give the failures of ``check(entry, case)`` their case and the code that replays them: the same call of the
-    same check, to paste into Python."""
+    """Give the failures of ``check(entry, case, **drawn)`` their case and the code that replays them: the same call
+    of the same check, to paste into Python (``drawn``: the check's other arguments, numbers that print as code)."""
 
     @functools.wraps(check)
-    def run(entry, case: GradientCase):
+    def run(entry, case: GradientCase, **drawn):
         __tracebackhide__ = True
         try:
-            return check(entry, case)
+            return check(entry, case, **drawn)
         except PropertyFailure as found:
-            found.arguments = case.descriptor()
-            found.reproduce = replay_code(run, entry, case)
+            found.arguments = case.descriptor() + "".join(f" {name}={value!r}" for name, value in drawn.items())
+            found.reproduce = replay_code(run, entry, case, drawn)
             raise
 
     return run
 
 
-def replay_code(check, entry, case: GradientCase) -> str:
-    """Python lines that call ``check`` on ``entry`` and ``case`` in a fresh interpreter."""
+def replay_code(check, entry, case: GradientCase, drawn=None) -> str:
+    """Python lines that call ``check`` on ``entry``, ``case`` and the keywords ``drawn`` in a fresh interpreter."""
     module = check.__module__  # in a checkout pytest imports the suite's modules as properties.*
     module = f"convcheck.{module}" if module.startswith("properties.") else module
     if ":" in entry.origin:  # an outside callable, NAME=MODULE:ATTR
@@ -203,6 +255,6 @@ def replay_code(check, entry, case: GradientCase) -> str:
             "from convcheck.properties.cases import ConvCase",
             "from convcheck.properties.backward_cases import GradientCase",
             f"from {module} import {check.__name__}",
-            f"{check.__name__}(entry, {case!r})",
+            f"{check.__name__}(entry, {case!r}{''.join(f', {k}={v!r}' for k, v in (drawn or {}).items())})",
         ]
     )

@@ -5,14 +5,17 @@ import numpy as np
 import pytest
 from convcheck.impls.backward import BACKWARD
 from convcheck.properties.backward_cases import (
+    GRADIENTS,
     GradientCase,
     assert_within,
     backward_cases,
-    called,
     check_hygiene,
     failure,
     replayable,
     tagged_with_its_call,  # noqa: F401 (an autouse fixture)
+)
+from convcheck.properties.backward_cases import (
+    backward_gradients as gradients,
 )
 from convcheck.properties.backward_errors import backward_bounds
 from convcheck.properties.backward_invalid import BACKWARD_CATALOGUE, check_refuses, invalid_backward_calls
@@ -27,23 +30,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 pytestmark = [pytest.mark.family("backward"), pytest.mark.operation(BACKWARD)]
-NAMES = ("grad_x", "grad_weight", "grad_bias")
-
-
-def gradients(entry, case: GradientCase):
-    """The call's arrays, geometry and the entry's (grad_x, grad_weight, grad_bias), checked to be three arrays shaped
-    like x, weight and (C_out,), of x's dtype (so that no check trips over a wrong result)."""
-    __tracebackhide__ = True
-    arguments, geometry = case.backward_call()
-    result = called(entry, case, arguments, geometry)
-    if not (isinstance(result, tuple) and len(result) == 3 and all(isinstance(r, np.ndarray) for r in result)):
-        raise failure(entry, case, "conv2d_backward: shapes", f"returned {type(result).__name__}, not three arrays")
-    _, x, weight = arguments
-    for name, out, wanted in zip(NAMES, result, (x.shape, weight.shape, weight.shape[:1]), strict=True):
-        if out.shape != wanted or out.dtype != x.dtype:
-            detail = f"{name}: shape {out.shape}, dtype {out.dtype}, but should be {wanted}, {x.dtype}"
-            raise failure(entry, case, "conv2d_backward: shapes", detail)
-    return arguments, geometry, result
 
 
 @replayable
@@ -63,7 +49,7 @@ def check_matches_oracle(entry, case: GradientCase) -> None:
         reference_bias_gradient(grad_out),
     )
     bounds = backward_bounds(grad_out, x, weight, **geometry)
-    for name, out, wanted, bound in zip(NAMES, result, expected, bounds, strict=True):
+    for name, out, wanted, bound in zip(GRADIENTS, result, expected, bounds, strict=True):
         assert_within(entry, case, out, wanted, bound, f"conv2d_backward: {name} agrees with the oracle")
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from convcheck.properties.assertions import assert_close
 from convcheck.properties.errors import error_bound
+from convcheck.properties.non_finite import expected_with_non_finite, finite_part, propagation_classes
 from convcheck.properties.oracle import explicit_padding, reference_conv2d
 from convcheck.properties.reproductions import reproducible
 from convcheck.properties.strategies import conv_cases
@@ -32,13 +33,7 @@ def reaches(case, indicator: np.ndarray, taps: np.ndarray) -> np.ndarray:
 
 def expected_classes(case, x, weight):
     """(must be NaN, must be +inf, must be -inf, may also be NaN) per output."""
-    nan, pinf, ninf = np.isnan(x), np.isposinf(x), np.isneginf(x)
-    positive, negative, nonzero = weight > 0, weight < 0, weight != 0
-    gets_nan = reaches(case, nan, nonzero)
-    gets_pinf = reaches(case, pinf, positive) | reaches(case, ninf, negative)
-    gets_ninf = reaches(case, pinf, negative) | reaches(case, ninf, positive)
-    must_nan = gets_nan | (gets_pinf & gets_ninf)
-    must_pinf, must_ninf = gets_pinf & ~must_nan, gets_ninf & ~must_nan
+    must_nan, must_pinf, must_ninf = propagation_classes(lambda a, b: reaches(case, a, b), x, weight)
     dh, dw = case.dilation
     span = np.ones((*weight.shape[:2], dh * (case.kh - 1) + 1, dw * (case.kw - 1) + 1))
     top, bottom, left, right = explicit_padding(case.padding, (case.kh, case.kw), case.dilation)
@@ -57,9 +52,9 @@ def check_non_finite_propagation(impl, case, placed) -> None:
         x[position] = value  # x is a fresh array of this case
     out = call_or_skip(impl, x, weight, bias, **case.geometry())
     must_nan, must_pinf, must_ninf, may_nan = expected_classes(case, x, weight)
-    finite_x = np.where(np.isfinite(x), x, 0).astype(x.dtype)
+    finite_x = finite_part(x)
     expected = reference_conv2d(finite_x, weight, bias, **case.geometry())
-    expected = np.where(must_nan, np.nan, np.where(must_pinf, np.inf, np.where(must_ninf, -np.inf, expected)))
+    expected = expected_with_non_finite(expected, (must_nan, must_pinf, must_ninf))
     bound = error_bound(impl.error_model, finite_x, weight, bias, **case.geometry())
     if out.shape == expected.shape:
         allowed = np.isnan(out) & may_nan

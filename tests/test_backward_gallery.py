@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 from convcheck.impls.backward import BACKWARD, ENTRIES, TRANSPOSED, GradientEntry
-from convcheck.properties import test_backward, test_transposed
+from convcheck.properties import test_backward, test_backward_laws, test_transposed, test_transposed_laws
 from convcheck.properties.backward_cases import backward_cases, transposed_cases
 from convcheck.properties.failures import PropertyFailure
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -23,9 +23,12 @@ from hypothesis import strategies as st
 
 from tests.gallery import backward_bugs
 
+pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # NaN by design
+
 EXAMPLES = 40  # per property and entry: the default profile's count
-SHARE = {"oracle": 1.0}  # of EXAMPLES, as the property modules scale it (``@examples``); 0.5 for the others
-PROPERTIES = {  # operation -> property -> (strategy of an entry's cases, check)
+# of EXAMPLES per call and property, as the property modules scale it (``@examples``); 0.5 for the others
+SHARE = {TRANSPOSED: {"oracle": 1.0}, BACKWARD: {"oracle": 1.0, "groups": 0.25, "special": 0.25, "state": 0.25}}
+PROPERTIES = {  # operation -> property -> (strategy of an entry's cases or of the check's keywords, check)
     TRANSPOSED: {
         "oracle": (lambda e: transposed_cases(e), test_transposed.check_matches_oracle),
         "exactness": (lambda e: transposed_cases(e, values=("int",)), test_transposed.check_matches_oracle),
@@ -34,6 +37,10 @@ PROPERTIES = {  # operation -> property -> (strategy of an entry's cases, check)
             lambda e: transposed_cases(e, values=("int",), adjoint_only=True),
             test_transposed.check_adjoint,
         ),
+        "differences": (test_transposed_laws.difference_arguments, test_transposed_laws.check_central_differences),
+        "linearity": (test_transposed_laws.linearity_arguments, test_transposed_laws.check_linear_in_the_input),
+        "groups": (test_transposed_laws.grouped_cases, test_transposed_laws.check_groups_are_independent),
+        "appends": (test_transposed_laws.output_padded_cases, test_transposed_laws.check_output_padding_appends),
     },
     BACKWARD: {
         "oracle": (lambda e: backward_cases(e), test_backward.check_matches_oracle),
@@ -41,10 +48,15 @@ PROPERTIES = {  # operation -> property -> (strategy of an entry's cases, check)
         "shapes": (lambda e: backward_cases(e, values=("int",)), test_backward.check_shapes),
         "adjoint": (lambda e: backward_cases(e, values=("int",)), test_backward.check_adjoint_identities),
         "unread": (lambda e: backward_cases(e), test_backward.check_unread_inputs),
+        "differences": (test_backward_laws.difference_arguments, test_backward_laws.check_central_differences),
+        "linearity": (test_backward_laws.linearity_arguments, test_backward_laws.check_linear_in_grad_out),
+        "groups": (test_backward_laws.grouped_cases, test_backward_laws.check_groups_are_independent),
+        "special": (test_backward_laws.non_finite_arguments, test_backward_laws.check_non_finite_propagation),
+        "state": (test_backward_laws.state_arguments, test_backward_laws.check_calls_keep_no_state),
     },
 }
 KNOWN_BUGS = {  # each bug and the properties meant to catch it
-    "output_padding_at_start": {"oracle", "exactness"},
+    "output_padding_at_start": {"appends", "oracle", "exactness"},
     "kernel_not_flipped": {"oracle", "exactness", "adjoint"},
     "padding_not_cropped": {"shape", "oracle", "exactness"},
     "padding_cropped_at_end": {"oracle", "exactness", "adjoint"},
@@ -52,7 +64,11 @@ KNOWN_BUGS = {  # each bug and the properties meant to catch it
     "weight_gradient_of_last_image": {"oracle", "exactness", "adjoint"},
     "bias_gradient_not_summed_over_batch": {"oracle", "exactness", "adjoint"},
     "input_gradient_unused_rows_at_start": {"unread", "oracle", "exactness", "adjoint"},
-    "float32_accumulation": {"oracle"},
+    "float32_accumulation": {"oracle", "differences"},
+    "float64_input_gradient_through_float32": {"differences", "oracle"},
+    "weight_gradient_in_a_kept_buffer": {"linearity", "state", "groups", "oracle", "exactness", "adjoint"},
+    "non_finite_grad_out_zeroed": {"special"},
+    "groups_interleaved": {"groups", "oracle", "exactness", "adjoint", "differences"},
 }
 CORRECT = {operation: ("loop", "torch") for operation in PROPERTIES}
 
@@ -66,17 +82,20 @@ def property_run(entry, strategy, check, seeded: int | None, examples: int = EXA
     )  # fmt: skip
     @given(data=st.data())
     def run(data):
-        check(entry, data.draw(strategy(entry)))
+        drawn = data.draw(strategy(entry))  # a case, or the check's keywords
+        check(entry, **drawn) if isinstance(drawn, dict) else check(entry, drawn)
 
     return run if seeded is None else seed(seeded)(run)
 
 
-def failing_properties(entry, seeded: int | None = None) -> set[str]:
-    """The properties that fail on ``entry``."""
+def failing_properties(entry, seeded: int | None = None, names=None) -> set[str]:
+    """The properties (of ``names``, default all) that fail on ``entry``."""
     failed = set()
     for name, (strategy, check) in PROPERTIES[entry.operation].items():
+        if names is not None and name not in names:
+            continue
         try:
-            property_run(entry, strategy, check, seeded, round(EXAMPLES * SHARE.get(name, 0.5)))()
+            property_run(entry, strategy, check, seeded, round(EXAMPLES * SHARE[entry.operation].get(name, 0.5)))()
         except PropertyFailure:
             failed.add(name)
     return failed
@@ -117,18 +136,28 @@ def test_a_failure_replays_from_its_reproduction():
 
 
 def main() -> None:
-    """Print how many of ``--runs`` randomized runs catch each bug, and by which properties."""
+    """Print how many of ``--runs`` randomized runs catch each bug, and by which of the properties meant for it; then
+    how many runs flag each correct entry, and by which properties."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--runs", type=int, default=5)
-    runs = parser.parse_args().runs
+    parser.add_argument("--bug", action="append", choices=sorted(KNOWN_BUGS), help="only these bugs (repeatable)")
+    arguments = parser.parse_args()
+    runs, bugs = arguments.runs, arguments.bug
+    seeds = [1000 + run * 7919 for run in range(runs)]
     for bug, meant in KNOWN_BUGS.items():
+        if bugs and bug not in bugs:
+            continue
         entry, by = getattr(backward_bugs, bug), Counter()
         caught = 0
-        for run in range(runs):
-            failed = failing_properties(entry, seeded=1000 + run * 7919) & meant
+        for seeded in seeds:
+            failed = failing_properties(entry, seeded, meant)
             caught += bool(failed)
             by.update(failed)
         print(f"{bug}: caught in {caught} of {runs} runs ({', '.join(f'{k} {v}' for k, v in sorted(by.items()))})")
+    for operation, names in CORRECT.items() if not bugs else ():
+        for name in names:
+            flagged = Counter(p for seeded in seeds for p in failing_properties(ENTRIES[operation][name], seeded))
+            print(f"{operation} {name} (correct): flagged {sum(flagged.values())} times {dict(flagged)}", flush=True)
 
 
 if __name__ == "__main__":

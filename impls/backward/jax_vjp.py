@@ -99,7 +99,10 @@ def jax_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
     return out
 
 
-@backward_implementation("jax", unavailable=UNAVAILABLE, library="jax", examples=EXAMPLES, call_time_s=CALL_TIME_S)
+@backward_implementation(
+    "jax", unavailable=UNAVAILABLE, library="jax", examples=EXAMPLES, call_time_s=CALL_TIME_S,
+    non_finite_crosses_groups=True,
+)  # fmt: skip
 def jax_gradients(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``jax.vjp`` of the forward convolution plus a zero bias, at grad_out."""
     jax, _ = JAX.load()

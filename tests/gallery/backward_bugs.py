@@ -100,3 +100,39 @@ def float32_accumulation(problem):
         problem, grad_out=problem.grad_out.astype(np.float32), forward=replace(problem.forward, **single)
     )
     return tuple(g.astype(problem.x.dtype) for g in _gradients(narrowed))
+
+
+@backward_implementation("bug_float64_input_gradient_through_float32")
+def float64_input_gradient_through_float32(problem):
+    """float64 grad_x computed through float32 and cast back (grad_weight and grad_bias in float64)."""
+    _, grad_weight, grad_bias = _gradients(problem)
+    return float32_accumulation.algorithm(problem)[0], grad_weight, grad_bias
+
+
+_WEIGHT_GRADIENT_BUFFERS: dict = {}  # weight shape and dtype -> the buffer grad_weight is written into
+
+
+@backward_implementation("bug_weight_gradient_in_a_kept_buffer")
+def weight_gradient_in_a_kept_buffer(problem):
+    """grad_weight is written into a workspace kept per weight shape and returned itself, not a copy: a later call of
+    the same shape overwrites an earlier result."""
+    grad_x, grad_weight, grad_bias = _gradients(problem)
+    kept = _WEIGHT_GRADIENT_BUFFERS.setdefault((grad_weight.shape, grad_weight.dtype.str), np.empty_like(grad_weight))
+    kept[...] = grad_weight
+    return grad_x, kept, grad_bias
+
+
+@transposed_implementation("bug_groups_interleaved")
+def groups_interleaved(problem):
+    """The input channels are dealt to the groups round-robin (channel c to group c % groups), not in blocks: the
+    weight's blocks meet the wrong channels (right for one group, or one channel a group)."""
+    c_in, groups = problem.x.shape[1], problem.groups
+    dealt = [c for g in range(groups) for c in range(g, c_in, groups)]
+    return _transposed(replace(problem, x=np.ascontiguousarray(problem.x[:, dealt])))
+
+
+@backward_implementation("bug_non_finite_grad_out_zeroed")
+def non_finite_grad_out_zeroed(problem):
+    """NaN and infinities in grad_out are set to zero before the gradients (a sanitizing step inside the call): they
+    never reach grad_x, grad_weight or grad_bias."""
+    return _gradients(replace(problem, grad_out=np.nan_to_num(problem.grad_out, nan=0.0, posinf=0.0, neginf=0.0)))
