@@ -6,7 +6,8 @@ of each direction, grouped by workload and direction (``benchmarks.gradients``).
 - ``backward``: every conv2d_backward entry, the whole call (each computes the three gradients in one call, none one
   alone); the ``torch`` row is ``aten.convolution_backward`` of the three, and torch's entry, autograd through
   ``F.conv2d`` (a forward convolution, then the same backward), is the row ``torch-autograd``.
-- ``grad_x``, ``grad_w``: torch's ``aten.convolution_backward`` asked for that gradient only, and the GEMM rows.
+- ``grad_x``, ``grad_w``: torch's ``aten.convolution_backward`` asked for that gradient only; ``grad_w``'s GEMM rows
+  (``grad_x``'s product is the transposed convolution's: its GEMM rows are in the ``transposed`` group).
 
 Every row is paired with its direction's GEMM row and torch's, and verified once against the float64 reference within
 the entry's error bound (``convcheck.properties.scalable``). An entry skips, with the reason, a workload above its
@@ -126,10 +127,11 @@ def test_torch_gradients(benchmark, request, workload: GradientWorkload, threads
 
 
 @pytest.mark.parametrize("library", [None, "numpy"], ids=["any", "numpy"])
-@workloads_of(TRANSPOSED, GRAD_X, GRAD_W, BACKWARD)  # a layer's rows one after another: they share products
+@workloads_of(TRANSPOSED, GRAD_W, BACKWARD)  # a layer's rows one after another: they share products
 def test_gradient_gemm(benchmark, request, workload: GradientWorkload, library: str | None, threads):
     """The direction's matrix products, operands prepared, each in its fastest formulation (of every BLAS, or of
-    ``library``'s): the roofline of the direction."""
+    ``library``'s): the roofline of the direction. grad_x's product is the transposed convolution's (its row is in
+    the ``T`` group; torch's grad_x row is paired with it all the same)."""
     if library is not None and gemm.libraries() == (library,):
         pytest.skip(f"the GEMM row already uses {library}'s BLAS only (no other BLAS is installed)")
     name = GEMM if library is None else LIBRARY_GEMM.format(library=library)
