@@ -42,6 +42,7 @@ TRANSPOSED_CALL, BACKWARD_CALL = gradients.CALLS[TRANSPOSED], gradients.CALLS[BA
 
 
 def workloads_of(*directions: str):
+    """The gradient workloads of these directions as the ``workload`` parameter."""
     chosen = [workload for workload in GRADIENT_WORKLOADS if workload.direction in directions]
     return pytest.mark.parametrize("workload", chosen, ids=[f"{w.name}-{w.direction}" for w in chosen])
 
@@ -86,7 +87,13 @@ def skip_unless_runs(entry, workload: GradientWorkload) -> None:
         pytest.skip(f"{entry.name}: {reason} ({workload.group})")
 
 
+def against_references(workload: GradientWorkload, results) -> list[tuple]:
+    """Each result of the direction's call with its float64 reference and bound."""
+    return [(result, *reference) for result, reference in zip(results, references(workload), strict=True)]
+
+
 def timed_entry(benchmark, request, entry, workload: GradientWorkload, threads, name: str) -> None:
+    """Time ``entry`` on ``workload`` as the row ``name`` and verify its results (skipped where it does not run)."""
     skip_unless_runs(entry, workload)
     args, kwargs = workload.call_args()
     out = run(benchmark, request, workload, name, lambda: entry(*args, **kwargs), threads,
@@ -109,11 +116,6 @@ def test_backward(benchmark, request, entry, workload: GradientWorkload, threads
     """Time a conv2d_backward ``entry``'s whole call (grad_x, grad_weight, grad_bias) on a forward layer."""
     name = AUTOGRAD if entry.name == REFERENCE else entry.name
     timed_entry(benchmark, request, entry, workload, threads, name)
-
-
-def against_references(workload: GradientWorkload, results) -> list[tuple]:
-    """Each result of the direction's call with its float64 reference and bound."""
-    return [(result, *reference) for result, reference in zip(results, references(workload), strict=True)]
 
 
 @workloads_of(GRAD_X, GRAD_W, BACKWARD)
