@@ -1,6 +1,7 @@
 """The GEMM row: the layer's own matrix product, operands prepared in advance, in its fastest BLAS formulation.
 
-A convolution with ``G`` groups is, per group, ``(C_out/G, K) @ (K, pixels)`` with ``K = C_in/G * kH * kW``. BLAS
+A convolution with ``G`` groups is, per group, ``(C_out/G, K) @ (K, pixels)`` with ``K = C_in/G * kH * kW`` (a
+:class:`Product`; the gradients' products are others, :mod:`benchmarks.gradients`). BLAS
 computes that product in several formulations of equal FLOPs whose speed differs with the shape: weights on the left
 or on the right (``W @ P`` or ``P' @ W'``), one product over the whole batch or one per image, and with the BLAS
 NumPy links or, where torch is installed, torch's (MKL on x86). The row times the fastest of them on this machine,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -31,7 +33,29 @@ SHAPES: dict[str, Callable[[int, int, int, int, int], tuple[tuple, tuple]]] = {
 }
 
 LIBRARIES = ("numpy", "torch")
-_FASTEST: dict[tuple[str, int | None, str | None], str] = {}  # (workload, BLAS threads, library) -> formulation
+_FASTEST: dict[tuple[str, int | None, str | None], str] = {}  # (product, BLAS threads, library) -> formulation
+
+
+@dataclass(frozen=True)
+class Product:
+    """A batch of equal matrix products ``(M, K) @ (K, pixels)``, one per image and group: ``dims`` is ``(N, G, M,
+    K, pixels per image)``."""
+
+    name: str
+    dtype: str
+    dims: tuple[int, int, int, int, int]
+
+    @property
+    def flops(self) -> int:
+        n, g, m, k, p = self.dims
+        return 2 * n * g * m * k * p
+
+
+def layer_product(workload: Workload) -> Product:
+    """The forward layer's product: ``(C_out/G, K) @ (K, pixels)``."""
+    h_out, w_out = workload.output_hw
+    dims = (workload.n, workload.groups, workload.c_out // workload.groups, workload.depth, h_out * w_out)
+    return Product(workload.name, workload.dtype, dims)
 
 
 def libraries() -> tuple[str, ...]:
@@ -44,42 +68,40 @@ def formulations(library: str | None = None) -> list[str]:
     return [f"{name} {shape}" for name in libraries() if library in (None, name) for shape in SHAPES]
 
 
-def operands(workload: Workload, formulation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fixed-seed ``(A, B, out)`` of one formulation of ``workload``'s product (C-contiguous, ready for BLAS)."""
-    h_out, w_out = workload.output_hw
-    dims = (workload.n, workload.groups, workload.c_out // workload.groups, workload.depth, h_out * w_out)
-    shape_a, shape_b = SHAPES[formulation.split(" ", 1)[1]](*dims)
+def operands(product: Product, formulation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fixed-seed ``(A, B, out)`` of one formulation of ``product`` (C-contiguous, ready for BLAS)."""
+    shape_a, shape_b = SHAPES[formulation.split(" ", 1)[1]](*product.dims)
     rng = np.random.default_rng(SEED + 1)
-    dtype = np.dtype(workload.dtype)
+    dtype = np.dtype(product.dtype)
     a, b = rng.standard_normal(shape_a, dtype=dtype), rng.standard_normal(shape_b, dtype=dtype)
     out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]), dtype=dtype)
     return a, b, out
 
 
-def product(workload: Workload, formulation: str) -> Callable[[], np.ndarray]:
+def call(product: Product, formulation: str) -> Callable[[], np.ndarray]:
     """A zero-argument call of one formulation on prepared operands."""
-    a, b, out = operands(workload, formulation)
+    a, b, out = operands(product, formulation)
     if formulation.startswith("torch "):
         torch = torch_module()
         return partial(torch.matmul, torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
     return partial(np.matmul, a, b, out=out)
 
 
-def fastest(workload: Workload, blas_threads: int | None, library: str | None = None) -> str:
-    """The fastest formulation of ``workload`` under the current thread count, of every BLAS or of ``library``'s
+def fastest(product: Product, blas_threads: int | None, library: str | None = None) -> str:
+    """The fastest formulation of ``product`` under the current thread count, of every BLAS or of ``library``'s
     (tried once per session)."""
-    key = (workload.name, blas_threads, library)
+    key = (product.name, blas_threads, library)
     if key not in _FASTEST:
         best = {}
         for name in formulations(library):
-            call = product(workload, name)
-            call()
+            function = call(product, name)
+            function()
             trials = []
             for _ in range(TRIAL_CALLS):
                 start = time.perf_counter()
-                call()
+                function()
                 trials.append(time.perf_counter() - start)
             best[name] = min(trials)
-            del call
+            del function
         _FASTEST[key] = min(best, key=best.get)
     return _FASTEST[key]

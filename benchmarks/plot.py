@@ -17,7 +17,7 @@ from pathlib import Path
 
 from benchmarks import report
 from benchmarks.report import GEMM, REFERENCE
-from benchmarks.workloads import BY_NAME, WORKLOADS
+from benchmarks.workloads import BY_NAME, FORWARD, WORKLOADS
 
 ROOT = Path(__file__).resolve().parent.parent
 STORAGE = ROOT / ".benchmarks"
@@ -35,11 +35,12 @@ def latest_run(storage: Path = STORAGE) -> Path:
 
 
 def load(path: Path) -> list[dict]:
-    """One row per timed benchmark of a known workload: implementation, workload, median seconds, GFLOP/s, FLOPs,
-    and the ``report.Row`` it comes from (paired ratios, flags)."""
+    """One row per timed conv2d benchmark of a known workload (the charts' rows; the gradient side's are in the
+    table only): implementation, workload, median seconds, GFLOP/s, FLOPs, and the ``report.Row`` it comes from
+    (paired ratios, flags)."""
     found = []
     for row in report.rows(json.loads(path.read_text())):
-        if row.workload in BY_NAME:
+        if row.workload in BY_NAME and row.direction == FORWARD:
             flops = BY_NAME[row.workload].flops
             found.append(
                 {
@@ -70,9 +71,10 @@ def implementations(rows: list[dict]) -> list[str]:
     return names + ([GEMM] if GEMM in speed else [])
 
 
-def summary(rows: list[dict]) -> str:
-    """The run's compact table (``benchmarks.report``): time, GFLOP/s, paired ratios with their IQR, flags."""
-    return "\n".join(report.run_table([row["row"] for row in rows]))
+def summary(found: list[report.Row]) -> str:
+    """The run's compact table (``benchmarks.report``), every row: time, GFLOP/s, paired ratios with their IQR,
+    flags."""
+    return "\n".join(report.run_table(found))
 
 
 def recent_runs(path: Path, count: int = RUNS_IN_CHART) -> list[Path]:
@@ -247,13 +249,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=CHARTS, help=f"output folder (default: {CHARTS})")
     args = parser.parse_args(argv)
     path = args.run or latest_run()
-    rows = load(path)
-    if not rows:
+    found = report.rows(json.loads(path.read_text()))
+    if not found:
         raise SystemExit(f"{path}: no convcheck benchmarks in this run")
-    text = summary(rows)
+    text = summary(found)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.txt").write_text(f"{path} ({threads(path)})\n\n{text}\n")
     print(text)
+    rows = load(path)
+    if not rows:
+        print("no conv2d rows in this run: no charts (the gradient side's rows are in the table only)")
+        return 0
     for written in [
         *plot(rows, args.out, f"{path.stem[:40]}, {threads(path)}"),
         ratio_chart(recent_runs(path), args.out),

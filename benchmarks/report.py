@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from benchmarks.pairing import Spread
-from benchmarks.workloads import WORKLOADS
+from benchmarks.workloads import DIRECTIONS, FORWARD, WORKLOADS, group_name
 
 GEMM = "gemm"  # the implementation name of the GEMM rows (the roofline: the fastest BLAS installed)
 LIBRARY_GEMM = "gemm[{library}]"  # the GEMM row of one library's BLAS
@@ -38,10 +38,16 @@ class Row:
     below_gemm: bool = False  # an algorithm that does fewer multiplications than the layer's GEMM
     disagreeing: dict[str, float] = field(default_factory=dict)  # reference -> ratio of the medians it disagrees with
     verified: bool | None = None  # the timed result checked against the float64 reference (None: not recorded)
+    direction: str = FORWARD  # conv2d, or a call of its gradient side (``benchmarks.gradients``)
+
+    @property
+    def group(self) -> str:
+        """The workload and the direction's tag: the rows a ratio is read within."""
+        return group_name(self.workload, self.direction)
 
     @property
     def key(self) -> tuple[str, str]:
-        return self.workload, self.implementation
+        return self.group, self.implementation
 
 
 def rows(run: dict) -> list[Row]:
@@ -63,9 +69,16 @@ def rows(run: dict) -> list[Row]:
                 loaded=bool(info.get("load", {}).get("flagged", False)),
                 below_gemm=bool(info.get("below_gemm", False)),
                 verified=info["verified"]["passed"] if "verified" in info else None,
+                direction=info.get("direction", FORWARD),
             )
         )
-    return checked(sorted(found, key=lambda row: (ORDER.get(row.workload, len(ORDER)), row.workload, row.time.median)))
+    return checked(sorted(found, key=order))
+
+
+def order(row: Row) -> tuple:
+    """Workload order, then direction (the forward first), then fastest first."""
+    direction = DIRECTIONS.index(row.direction) if row.direction in DIRECTIONS else len(DIRECTIONS)
+    return ORDER.get(row.workload, len(ORDER)), row.workload, direction, row.direction, row.time.median
 
 
 def checked(found: list[Row]) -> list[Row]:
@@ -80,7 +93,7 @@ def checked(found: list[Row]) -> list[Row]:
     for row in found:
         disagreeing = {}
         for reference, paired in row.ratios.items():
-            own = by_key.get((row.workload, reference))
+            own = by_key.get((row.group, reference))
             if own is not None and row.implementation not in own.ratios:
                 medians = Spread(row.time.median / own.time.median, row.time.q1 / own.time.q3,
                                  row.time.q3 / own.time.q1, 0)  # fmt: skip
@@ -91,7 +104,7 @@ def checked(found: list[Row]) -> list[Row]:
 
 
 def ratio_name(row: Row, reference: str) -> str:
-    return f"{row.workload}/{row.implementation} x {reference}"
+    return f"{row.group}/{row.implementation} x {reference}"
 
 
 def number(value: float) -> str:
@@ -127,12 +140,12 @@ def run_table(found: list[Row], torch_available: bool = True) -> list[str]:
     lines = [RUN_HEADER, "-" * len(RUN_HEADER)]
     previous = None
     for row in found:
-        if previous is not None and row.workload != previous:
+        if previous is not None and row.group != previous:
             lines.append("")
-        previous = row.workload
+        previous = row.group
         torch = ratio_text(row, REFERENCE) if torch_available else "unavailable"
         lines.append(
-            f"{row.workload:24} {row.implementation:14} {row.time.median * 1e3:9.3f} {row.gflops:8.1f} "
+            f"{row.group:24} {row.implementation:14} {row.time.median * 1e3:9.3f} {row.gflops:8.1f} "
             f"{ratio_text(row, GEMM):>18} {torch:>18} {row.time.relative_iqr:7.1%} {flags(row):5} "
             f"{CHECKS[row.verified]:5}".rstrip()
         )
@@ -143,7 +156,14 @@ def run_table(found: list[Row], torch_available: bool = True) -> list[str]:
         "< fewer multiplications than the layer's GEMM (a transform algorithm: the ratio is not a roofline)",
         "check: the timed result against the float64 reference, within its error bound (ok, FAIL, - unknown)",
     ]
+    if any(row.direction != FORWARD for row in found):
+        lines.append(GRADIENT_LEGEND)
     return lines
+
+
+GRADIENT_LEGEND = (
+    "workload T: its transposed convolution (the adjoint); dx, dw: one gradient alone; bwd: conv2d_backward, all three"
+)
 
 
 def percent(now: float, then: float) -> float:
@@ -192,7 +212,7 @@ def compare_table(now: list[Row], then: list[Row], label: str) -> list[str]:
             ratios.append(f"{pair:>13} {change(new_ratio, old_ratio):>8}")
         then_ms = f"{old.time.median * 1e3:9.3f}" if old else f"{'-':>9}"
         lines.append(
-            f"{row.workload:24} {row.implementation:14} {then_ms} {row.time.median * 1e3:9.3f} "
+            f"{row.group:24} {row.implementation:14} {then_ms} {row.time.median * 1e3:9.3f} "
             f"{change(row.time, old.time if old else None):>8}  {'  '.join(ratios)}"
         )
     lines.append(

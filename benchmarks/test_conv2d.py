@@ -21,14 +21,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from convcheck.properties.assertions import assert_close
 from convcheck.properties.errors import normwise_term
-from convcheck.properties.scalable import check_name, product_reference, reference
+from convcheck.properties.scalable import reference
 
 from benchmarks import gemm
-from benchmarks.control import load_average, overloaded
-from benchmarks.pairing import measure
 from benchmarks.report import GEMM, LIBRARY_GEMM, REFERENCE
+from benchmarks.timing import gemm_row, run, verify
 from benchmarks.workloads import WORKLOADS, Workload
 
 workload_parameter = pytest.mark.parametrize("workload", WORKLOADS, ids=[workload.name for workload in WORKLOADS])
@@ -38,7 +36,8 @@ def references(workload: Workload, registry: dict, threads: dict, subject: str) 
     """The zero-argument calls a subject is paired with: the GEMM row and torch (where it runs this workload)."""
     calls = {}
     if subject != GEMM:
-        calls[GEMM] = gemm.product(workload, gemm.fastest(workload, threads["blas"]))
+        product = gemm.layer_product(workload)
+        calls[GEMM] = gemm.call(product, gemm.fastest(product, threads["blas"]))
     entry = registry.get(REFERENCE)
     if subject != REFERENCE and entry is not None and not entry.unavailable and entry.supports(workload.problem()):
         args, kwargs = workload.call_args()
@@ -46,31 +45,9 @@ def references(workload: Workload, registry: dict, threads: dict, subject: str) 
     return calls
 
 
-def run(benchmark, request, workload: Workload, name: str, subject: Callable[[], object], threads: dict, **info):
-    """Time ``subject`` paired with its references and record everything a row needs in ``extra_info``."""
-    benchmark.group = workload.name
-    benchmark.extra_info.update(
-        implementation=name,
-        workload=workload.name,
-        descriptor=workload.descriptor(),
-        dtype=workload.dtype,
-        gflop=workload.gflop,
-        threads=threads,
-        **info,
-    )
-    calls = references(workload, request.getfixturevalue("registry"), threads, name) if benchmark.enabled else {}
-    before = load_average()
-    result, ratios = measure(benchmark, subject, calls, request.config.option)
-    after = load_average()
-    if benchmark.enabled:
-        median = benchmark.stats.stats.median
-        benchmark.extra_info.update(
-            median_s=median,
-            gflops=workload.flops / median / 1e9,
-            ratios={reference: spread.as_dict() for reference, spread in ratios.items()},
-            load={"before": before, "after": after, "flagged": overloaded([before, after], threads["requested"])},
-        )
-    return result
+def paired(request, workload: Workload, threads: dict, subject: str) -> Callable[[], dict]:
+    """The subject's references, made when the row is timed."""
+    return lambda: references(workload, request.getfixturevalue("registry"), threads, subject)
 
 
 @functools.cache
@@ -90,18 +67,6 @@ def entry_reference(workload: Workload, entry) -> tuple[np.ndarray, np.ndarray]:
     return expected, bound
 
 
-def verify(benchmark, workload: Workload, entry, result, expected, bound) -> None:
-    """Check a timed result against the float64 reference (once, after timing), record the check in the row's
-    ``extra_info``, and fail the row with the suite's report when it is outside the bound."""
-    result = np.asarray(result)
-    record = {"reference": "float64", "check": check_name(bound), "passed": False}
-    benchmark.extra_info["verified"] = record
-    what = f"the benchmarked result of {workload.name} ({workload.label()})"
-    assert_close(result, expected, bound, what, entry, None, f"the float64 reference, {check_name(bound)}")
-    error = np.abs(result - expected) / np.maximum(bound, np.finfo(np.float64).tiny)
-    record.update(passed=True, worst_error_per_bound=float(np.max(error, initial=0.0)))
-
-
 @workload_parameter
 def test_conv2d(benchmark, request, impl, workload: Workload, threads):
     """Time ``impl`` on ``workload`` (``impl`` is each entry of the run's registry)."""
@@ -115,23 +80,22 @@ def test_conv2d(benchmark, request, impl, workload: Workload, threads):
     args, kwargs = workload.call_args()
     # Transform algorithms (FFT, Winograd: the normwise error model) do fewer multiplications than the GEMM.
     below_gemm = not impl.error_model.exact_on_integers
-    out = run(benchmark, request, workload, impl.name, lambda: impl(*args, **kwargs), threads, below_gemm=below_gemm)
+    subject = lambda: impl(*args, **kwargs)  # noqa: E731
+    out = run(benchmark, request, workload, impl.name, subject, threads, paired(request, workload, threads, impl.name),
+              below_gemm=below_gemm)  # fmt: skip
     assert out.dtype == np.dtype(workload.dtype)
-    verify(benchmark, workload, impl, out, *entry_reference(workload, impl))
+    verify(benchmark, workload, impl, [(out, *entry_reference(workload, impl))])
 
 
-@workload_parameter
 @pytest.mark.parametrize("library", [None, "numpy"], ids=["any", "numpy"])
+@workload_parameter  # a workload's two rows one after the other: they share the float64 product when disabled
 def test_gemm_baseline(benchmark, request, workload: Workload, library: str | None, threads):
     """The roofline: the layer's own matrix product, operands prepared, in its fastest BLAS formulation; with
     ``library``, in the fastest formulation of that library's BLAS (the limit of an implementation built on it)."""
     if library is not None and gemm.libraries() == (library,):
         pytest.skip(f"the GEMM row already uses {library}'s BLAS only (no other BLAS is installed)")
     name = GEMM if library is None else LIBRARY_GEMM.format(library=library)
-    formulation = (
-        gemm.fastest(workload, threads["blas"], library) if benchmark.enabled else gemm.formulations(library)[0]
-    )
-    call = gemm.product(workload, formulation)
-    out = run(benchmark, request, workload, name, call, threads, formulation=formulation)
-    a, b = call.args
-    verify(benchmark, workload, SimpleNamespace(name=name), out, *product_reference(np.asarray(a), np.asarray(b)))
+    (formulation,), call, checks = gemm_row([gemm.layer_product(workload)], threads["blas"], library, benchmark.enabled)
+    results = run(benchmark, request, workload, name, call, threads, paired(request, workload, threads, name),
+                  formulation=formulation)  # fmt: skip
+    verify(benchmark, workload, SimpleNamespace(name=name), checks(results))

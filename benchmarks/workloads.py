@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 from convcheck.impls.contract import output_size
@@ -15,6 +16,16 @@ from convcheck.impls.contract import output_size
 from convcheck import impls
 
 SEED = 20240601
+# A workload's directions: the conv2d layer itself, and its gradient side (``benchmarks.gradients``), in the order of
+# a workload's groups in the tables, each with the tag that follows the workload's name there.
+FORWARD, TRANSPOSED, GRAD_X, GRAD_W, BACKWARD = "forward", "transposed", "grad_x", "grad_w", "backward"
+TAGS = {FORWARD: "", TRANSPOSED: "T", GRAD_X: "dx", GRAD_W: "dw", BACKWARD: "bwd"}
+DIRECTIONS = tuple(TAGS)
+
+
+def group_name(workload: str, direction: str) -> str:
+    """A group's name in the tables: the workload, then the direction's tag (none for the forward)."""
+    return f"{workload} {TAGS[direction]}".rstrip()
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,12 @@ class Workload:
     dtype: str = "float32"
     bias: bool = False
     family: str = ""
+    direction: ClassVar[str] = FORWARD
+
+    @property
+    def group(self) -> str:
+        """The benchmarks' group: the workload's name."""
+        return self.name
 
     @property
     def output_hw(self) -> tuple[int, int]:

@@ -39,10 +39,12 @@ def is_exact(arrays, largest_sum: float, dtype) -> bool:
     return bool(integral and largest_sum < 2 ** (np.finfo(dtype).nmant + 1))
 
 
-def products_bound(reference: Callable, a: np.ndarray, b: np.ndarray, bias=None) -> np.ndarray:
+def products_bound(reference: Callable, a: np.ndarray, b: np.ndarray, bias=None, reference_dtype=None) -> np.ndarray:
     """The bound of each output of ``reference(a, b, bias, dtype=...)``, a sum of products of ``a`` and ``b`` values
-    (plus ``bias``): zero where the data are exact, else c*(m+1)*(u + u_reference)*magnitude (m: its products)."""
-    dtype, reference_dtype = a.dtype, accumulator_dtype(a.dtype)
+    (plus ``bias``): zero where the data are exact, else c*(m+1)*(u + u_reference)*magnitude (m: its products), for a
+    reference computed in ``reference_dtype`` (default: the oracle's accumulator)."""
+    dtype = a.dtype
+    reference_dtype = accumulator_dtype(dtype) if reference_dtype is None else np.dtype(reference_dtype)
     terms = reference(np.ones(a.shape), np.ones(b.shape), None, dtype=np.float64)
     peak = float(np.max(np.abs(a))) * float(np.max(np.abs(b))) * float(np.max(terms, initial=0))
     peak += 0.0 if bias is None else float(np.max(np.abs(bias)))
@@ -53,30 +55,46 @@ def products_bound(reference: Callable, a: np.ndarray, b: np.ndarray, bias=None)
     return sum_bound(magnitude, terms, dtype, reference_dtype)
 
 
-def transposed_bound(x, weight, bias=None, **geometry) -> np.ndarray:
-    """The allowed difference of each output of conv_transpose2d from the exact result."""
+def transposed_bound(x, weight, bias=None, reference_dtype=None, **geometry) -> np.ndarray:
+    """The allowed difference of each output of conv_transpose2d from a reference in ``reference_dtype``."""
 
     def reference(a, b, c, dtype):
         return reference_conv_transpose2d(a, b, c, dtype=dtype, **geometry)
 
-    return products_bound(reference, x, weight, bias)
+    return products_bound(reference, x, weight, bias, reference_dtype)
+
+
+def input_gradient_bound(grad_out, x, weight, reference_dtype=None, **geometry) -> np.ndarray:
+    """The allowed difference of each value of grad_x from a reference in ``reference_dtype``."""
+
+    def reference(a, b, _, dtype):
+        return reference_input_gradient(a, b, x.shape[2:], dtype=dtype, **geometry)
+
+    return products_bound(reference, grad_out, weight, None, reference_dtype)
+
+
+def weight_gradient_bound(grad_out, x, weight, reference_dtype=None, **geometry) -> np.ndarray:
+    """The allowed difference of each value of grad_weight from a reference in ``reference_dtype``."""
+
+    def reference(a, b, _, dtype):
+        return reference_weight_gradient(a, b, weight.shape[2:], dtype=dtype, **geometry)
+
+    return products_bound(reference, grad_out, x, None, reference_dtype)
+
+
+def bias_gradient_bound(grad_out, x, weight, reference_dtype=None, **geometry) -> np.ndarray:
+    """The allowed difference of each value of grad_bias (a sum of grad_out's values, products by one) from a
+    reference in ``reference_dtype``."""
+
+    def reference(a, _b, _c, dtype):
+        return reference_bias_gradient(a, dtype=dtype)
+
+    return products_bound(reference, grad_out, np.ones(1, dtype=grad_out.dtype), None, reference_dtype)
+
+
+GRADIENT_BOUNDS = (input_gradient_bound, weight_gradient_bound, bias_gradient_bound)  # of conv2d_backward's results
 
 
 def backward_bounds(grad_out, x, weight, **geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The allowed differences of (grad_x, grad_weight, grad_bias) from the exact gradients."""
-
-    def input_gradient(a, b, _, dtype):
-        return reference_input_gradient(a, b, x.shape[2:], dtype=dtype, **geometry)
-
-    def weight_gradient(a, b, _, dtype):
-        return reference_weight_gradient(a, b, weight.shape[2:], dtype=dtype, **geometry)
-
-    def bias_gradient(a, _b, _c, dtype):
-        return reference_bias_gradient(a, dtype=dtype)
-
-    ones = np.ones(1, dtype=grad_out.dtype)
-    return (
-        products_bound(input_gradient, grad_out, weight),
-        products_bound(weight_gradient, grad_out, x),
-        products_bound(bias_gradient, grad_out, ones),
-    )
+    return tuple(bound(grad_out, x, weight, **geometry) for bound in GRADIENT_BOUNDS)

@@ -10,12 +10,22 @@ float64 makes each tap's channel contraction one matrix product, and:
 - **float data**, and normwise entries on any data: the error model's bound (:mod:`convcheck.properties.errors`) with
   the reference's own rounding, ``gamma_{K+1}`` in float64, added to the implementation's.
 
-The GEMM rows of the benchmarks are checked the same way (:func:`product_reference`).
+The GEMM rows of the benchmarks are checked the same way (:func:`product_reference`), and so are the transposed
+convolution and conv2d's gradients (:func:`transposed_reference`, :func:`gradient_reference`): the references of
+:mod:`convcheck.properties.backward_oracle` in float64, the bounds of :mod:`convcheck.properties.backward_errors` with
+the float64 reference's rounding.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from convcheck.properties.backward_errors import GRADIENT_BOUNDS, transposed_bound
+from convcheck.properties.backward_oracle import (
+    reference_bias_gradient,
+    reference_conv_transpose2d,
+    reference_input_gradient,
+    reference_weight_gradient,
+)
 from convcheck.properties.errors import error_bound, is_exact_data, sum_bound
 from convcheck.properties.oracle import reference_conv2d
 
@@ -42,3 +52,26 @@ def product_reference(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     wide_a, wide_b = a.astype(REFERENCE_DTYPE), b.astype(REFERENCE_DTYPE)
     magnitude = np.abs(wide_a) @ np.abs(wide_b)
     return wide_a @ wide_b, sum_bound(magnitude, a.shape[-1], a.dtype, REFERENCE_DTYPE)
+
+
+def transposed_reference(x, weight, bias=None, **geometry) -> tuple[np.ndarray, np.ndarray]:
+    """conv_transpose2d in float64 and the allowed difference from it (zero on exact data: bitwise)."""
+    expected = reference_conv_transpose2d(x, weight, bias, dtype=REFERENCE_DTYPE, **geometry)
+    return expected, transposed_bound(x, weight, bias, reference_dtype=REFERENCE_DTYPE, **geometry)
+
+
+GRADIENTS = ("grad_x", "grad_weight", "grad_bias")  # conv2d_backward's results, in order
+
+
+def gradient_reference(gradient: str, grad_out, x, weight, **geometry) -> tuple[np.ndarray, np.ndarray]:
+    """One of conv2d's gradients (a name of ``GRADIENTS``) in float64 and the allowed difference from it."""
+    if gradient == "grad_x":
+        expected = reference_input_gradient(grad_out, weight, x.shape[2:], dtype=REFERENCE_DTYPE, **geometry)
+    elif gradient == "grad_weight":
+        expected = reference_weight_gradient(grad_out, x, weight.shape[2:], dtype=REFERENCE_DTYPE, **geometry)
+    elif gradient == "grad_bias":
+        expected = reference_bias_gradient(grad_out, dtype=REFERENCE_DTYPE)
+    else:
+        raise ValueError(f"gradient={gradient!r}: expected one of {GRADIENTS}")
+    bound = GRADIENT_BOUNDS[GRADIENTS.index(gradient)](grad_out, x, weight, reference_dtype=REFERENCE_DTYPE, **geometry)
+    return expected, bound

@@ -14,7 +14,7 @@ import pytest
 from convcheck.properties.conformance import ConformanceSummary
 from convcheck.properties.threads import limited_threads, thread_counts, torch_module
 
-from benchmarks import gemm, plot, report
+from benchmarks import gemm, gradients, plot, report
 from benchmarks.control import IDLE_SLEEP, OPENBLAS_OVERRIDES, benchmark_environment, overloaded, spinning_settings
 from benchmarks.pairing import Spread, paired_ratios
 from benchmarks.workloads import BY_NAME
@@ -218,9 +218,11 @@ def test_ratio_spread_is_the_median_and_quartiles_of_per_round_ratios():
 
 
 def row(
-    implementation, median, q1=None, q3=None, ratios=None, loaded=False, workload="resnet18_conv2_b8", verified=None
-) -> dict:
-    """One benchmark as pytest-benchmark saves it (only the fields the tables read)."""
+    implementation, median, q1=None, q3=None, ratios=None, loaded=False, workload="resnet18_conv2_b8", verified=None,
+    direction=None,
+) -> dict:  # fmt: skip
+    """One benchmark as pytest-benchmark saves it (only the fields the tables read; no direction: as saved before
+    the gradient side had rows)."""
     checked = {} if verified is None else {"verified": {"reference": "float64", "passed": verified}}
     return {
         "fullname": f"benchmarks/test_conv2d.py::test_conv2d[{implementation}-{workload}]",
@@ -228,6 +230,7 @@ def row(
         "extra_info": {
             "implementation": implementation,
             "workload": workload,
+            **({} if direction is None else {"direction": direction}),
             "gflop": BY_NAME[workload].gflop,
             "ratios": ratios or {},
             "load": {"flagged": loaded},
@@ -258,6 +261,36 @@ def test_run_table_is_compact_and_shows_ratios_with_their_spread_and_flags():
     assert [line.split()[-1] for line in lines[2:4]] == ["ok", "-"]  # gemm verified; torch: not recorded
     assert f"{BY_NAME['resnet18_conv2_b8'].gflop / 0.015:8.1f}" in im2col
     assert [line.split()[1] for line in lines[2:5]] == ["gemm", "torch", "im2col"]  # fastest first
+
+
+def test_the_gradient_side_s_rows_are_grouped_by_workload_and_direction():
+    workload = "resnet18_conv2_b8"
+    run = {
+        "benchmarks": [
+            row("torch", 0.020, ratios={"gemm": spread(1.1)}, direction="backward", verified=True),
+            row("col2im", 0.013, ratios={"gemm": spread(1.3), "torch": spread(1.4)}, direction="transposed"),
+            row("im2col", 0.022, ratios={"gemm": spread(1.7), "torch": spread(1.8)}),
+            row("torch", 0.012, ratios={"gemm": spread(0.9)}, direction="transposed"),
+            row("torch", 0.011, ratios={"gemm": spread(0.98)}, direction="forward"),
+        ]
+    }
+    found = report.rows(run)
+    assert [(r.group, r.implementation) for r in found] == [
+        (workload, "torch"), (workload, "im2col"), (f"{workload} T", "torch"), (f"{workload} T", "col2im"),
+        (f"{workload} bwd", "torch"),
+    ]  # fmt: skip
+    lines = report.run_table(found)
+    assert max(len(line) for line in lines) <= report.WIDTH
+    assert [line.split()[:3] for line in lines[2:9] if line] == [
+        [workload, "torch", "11.000"], [workload, "im2col", "22.000"], [workload, "T", "torch"],
+        [workload, "T", "col2im"], [workload, "bwd", "torch"],
+    ]  # fmt: skip
+    assert lines.count("") == 2
+    assert lines[-1] == report.GRADIENT_LEGEND
+    assert report.GRADIENT_LEGEND not in report.run_table(found[:2])  # a forward table is as before
+    assert report.ratio_name(found[3], "torch") == f"{workload} T/col2im x torch"
+    compared = report.compare_table(found, found, "itself")
+    assert any(line.startswith(f"{workload} T ") and " col2im " in line for line in compared)
 
 
 def test_a_paired_ratio_that_disagrees_with_the_ratio_of_the_medians_is_flagged_not_printed_as_a_result():
@@ -329,18 +362,36 @@ def test_compare_table_shows_the_percent_change_and_flags_changes_beyond_the_noi
 
 def test_every_gemm_formulation_is_the_layers_own_product():
     workload = BY_NAME["mobilenet_dw_b1"]
+    product = gemm.layer_product(workload)
     results, bounds = {}, {}
     for name in gemm.formulations():
-        a, b, out = gemm.operands(workload, name)
+        a, b, out = gemm.operands(product, name)
         assert a.shape[-1] == b.shape[-2] == workload.depth, name
-        assert 2 * out.size * workload.depth == workload.flops, name
-        results[name] = np.asarray(gemm.product(workload, name)())
+        assert 2 * out.size * workload.depth == workload.flops == product.flops, name
+        results[name] = np.asarray(gemm.call(product, name)())
         # Two sums of K products in float32 differ by at most twice the bound of one (the suite's error model).
         bounds[name] = 4 * workload.depth * np.finfo(np.float32).eps / 2 * np.matmul(np.abs(a), np.abs(b))
     for name, result in results.items():  # each BLAS computes the same product from the same operands
         same = f"numpy {name.split(' ', 1)[1]}"
         assert np.all(np.abs(result - results[same]) <= bounds[name]), name
     assert len(results) == len(gemm.SHAPES) * (2 if torch_module() else 1)
+
+
+@pytest.mark.parametrize("layer", ["resnet18_stem_b1", "resnet18_down_b1", "conv2d_lab"])
+def test_the_gradient_side_s_products_are_its_gradients_products(layer):
+    """grad_x's product is (K, C_out/G) @ (C_out/G, pixels), grad_w's (C_out/G, N*pixels) @ (N*pixels, K): each has
+    the forward's FLOPs, the whole backward call both; the transposed workload's output is the forward input."""
+    workload = BY_NAME[layer]
+    x = workload.arrays[0]
+    for direction in (gradients.TRANSPOSED, gradients.GRAD_X, gradients.GRAD_W, gradients.BACKWARD):
+        side = gradients.GradientWorkload(workload, direction)
+        assert sum(product.flops for product in side.products()) == side.flops
+        assert side.flops == workload.flops * (2 if direction == gradients.BACKWARD else 1)
+    columns, weights = gradients.GradientWorkload(workload, gradients.BACKWARD).products()
+    pixels = workload.output_hw[0] * workload.output_hw[1]
+    assert columns.dims == (workload.n, 1, workload.depth, workload.c_out, pixels)
+    assert weights.dims == (1, 1, workload.c_out, workload.n * pixels, workload.depth)
+    assert gradients.GradientWorkload(workload, gradients.TRANSPOSED).problem().output_shape == x.shape
 
 
 # As a user meets it
@@ -394,6 +445,30 @@ def test_a_wrong_benchmarked_result_fails_its_row_with_the_suite_s_report(pytest
     )  # fmt: skip
 
 
+def test_a_wrong_transposed_result_fails_its_row_and_the_table_says_so(pytester, clean_environment, monkeypatch):
+    """The gradient side's rows are verified too: an unflipped transposed kernel fails its row with the worst output,
+    and the table's check column shows FAIL beside the correct rows of its group."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    storage = pytester.path / "storage"
+    result = pytester.runpytest_subprocess(
+        str(ROOT / "benchmarks"), f"--rootdir={ROOT}", "-p", "no:cacheprovider", "-k",
+        "conv2d_lab and transposed and (unflipped or torch)",
+        "--impl=unflipped=tests.gallery.backward_bugs:kernel_not_flipped",
+        "--benchmark-min-rounds=2", "--benchmark-max-time=0.01", f"--benchmark-storage={storage}",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        ["*the benchmarked result of conv2d_lab T (transposed of *) [[]unflipped[]]: * outputs outside the bound",
+         "*worst: out[[]*", "*expected: the float64 reference, within the error bound"]
+    )  # fmt: skip
+    for line in ("conv2d_lab T * torch * ok", "conv2d_lab T * unflipped * FAIL"):  # either may be the faster
+        result.stdout.fnmatch_lines([line])
+    saved = json.loads(next(storage.glob("*/0001_*.json")).read_text())["benchmarks"]
+    verdicts = {bench["extra_info"]["implementation"]: bench["extra_info"]["verified"]["passed"] for bench in saved}
+    assert verdicts == {"torch": True, "unflipped": False}
+    assert {bench["extra_info"]["direction"] for bench in saved} == {"transposed"}
+
+
 def fake_run(path: Path, threads: int | None = None) -> Path:
     """A saved run in pytest-benchmark's format, as ``pytest benchmarks`` writes it (only the fields used)."""
     benchmarks = [
@@ -422,6 +497,28 @@ def test_plot_writes_charts_and_a_summary(tmp_path, capsys):
     assert "1.50 [1.48-1.52]" in conv2
     gflops = BY_NAME["resnet18_conv2_b1"].flops / 1.8e-3 / 1e9
     assert f"{gflops:.1f}" in conv2
+
+
+def test_plot_charts_the_conv2d_rows_and_tables_every_row(tmp_path, capsys):
+    gradient_rows = [
+        row("torch", 1.1e-3, workload="resnet18_conv2_b1", direction="transposed", ratios={"gemm": spread(0.9)}),
+        row("gemm", 1.2e-3, workload="resnet18_conv2_b1", direction="transposed"),
+    ]
+    path = fake_run(tmp_path / "0001_run.json")
+    document = json.loads(path.read_text())
+    document["benchmarks"] += gradient_rows
+    path.write_text(json.dumps(document))
+    assert {row["workload"] for row in plot.load(path)} == {"size_lab", "resnet18_conv2_b1"}
+    assert len(plot.load(path)) == 6  # the conv2d rows: the charts'
+    assert plot.main([str(path), "--out", str(tmp_path / "charts")]) == 0
+    assert "resnet18_conv2_b1 T" in capsys.readouterr().out
+    only = tmp_path / "0002_gradients.json"
+    only.write_text(json.dumps({"benchmarks": gradient_rows}))
+    assert plot.main([str(only), "--out", str(tmp_path / "gradient_charts")]) == 0
+    out = capsys.readouterr().out
+    assert "resnet18_conv2_b1 T" in out
+    assert "no conv2d rows in this run: no charts" in out
+    assert [path.name for path in (tmp_path / "gradient_charts").iterdir()] == ["summary.txt"]
 
 
 def test_the_ratio_chart_labels_each_runs_thread_count(tmp_path):

@@ -45,6 +45,7 @@ class GradientEntry:
     # conv_transpose2d: takes an output padding smaller than the stride only (torch allows one smaller than the
     # dilation too)
     output_padding_below_stride: bool = False
+    max_gflop: float | None = None  # cost hint: the largest workload, in GFLOP, it runs in a second or two (benchmarks)
     examples: float = 1.0  # cost hint: the share of each property test's examples drawn for it (see Entry.examples)
     call_time_s: float | None = None  # cost hint: the longest a correct call may take (see Entry.call_time_s)
     # conv2d_backward: with groups, a NaN or an infinity in grad_out may make the other groups' grad_x (in its windows)
@@ -100,7 +101,8 @@ class GradientEntry:
         omitted_parameters(function, frozenset(), operation)  # it can take the call, or a SignatureError says why
         return cls(
             operation, name, function, capabilities=capabilities, origin=origin, argument_error=ValueError,
-            output_padding_below_stride=bool(below_stride), examples=getattr(function, "examples", 1.0),
+            output_padding_below_stride=bool(below_stride), max_gflop=getattr(function, "max_gflop", None),
+            examples=getattr(function, "examples", 1.0),
             call_time_s=getattr(function, "call_time_s", None),
         )  # fmt: skip
 
