@@ -95,11 +95,8 @@ class Isolation:
 
     def run_isolated(self, item, nextitem) -> list[pytest.TestReport]:
         """Run the item's test protocol in the child; its reports, or one failure if the child crashed or hung."""
-        if self.child is not None and self.child.expects != item.nodeid:
-            self.retire()
         child = self.child or self.start()
         child.requests.send((item.nodeid, nextitem and nextitem.nodeid))
-        child.expects = nextitem and nextitem.nodeid
         try:
             reports, call, failure, status = self.follow(item, child)
         except BaseException:  # an interrupted run leaves no child behind

@@ -198,3 +198,31 @@ def test_a_cuda_context_in_this_process_is_a_fork_hazard(monkeypatch):
     assert fork_hazards() == "torch has initialized CUDA in this process"
     monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=SimpleNamespace(is_initialized=lambda: False)))
     assert fork_hazards() is None
+
+
+def test_a_stopped_entrys_skipped_tests_do_not_cost_a_new_child(suite, pytester):
+    """The parent skips a stopped entry's remaining tests; the child that ran the test before them runs the test after
+    them (a new child would import every library the tests use once more)."""
+    pytester.makepyfile(
+        entries="""
+        import os
+
+        from convcheck.impls import REGISTRY
+
+
+        def wrong_shape(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+            return x[:, :1]
+
+
+        def counted(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+            with open("pids.txt", "a") as pids:
+                pids.write(f"{os.getpid()}\\n")
+            return REGISTRY["loop"](x, weight, bias, stride, padding, dilation, groups)
+        """
+    )
+    hygiene = str(ROOT / "properties" / "test_hygiene.py")
+    options = ["--impl=broken=entries:wrong_shape", "--impl=counted=entries:counted", "-k", "broken or counted"]
+    result = suite(hygiene, "--repeats-before-stop=1", *options)
+    outcomes = result.parseoutcomes()
+    assert (outcomes["failed"], outcomes["skipped"], outcomes["passed"]) == (1, 4, 5), result.stdout.str()[-3000:]
+    assert len(set((pytester.path / "pids.txt").read_text().split())) == 1
