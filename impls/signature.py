@@ -62,10 +62,8 @@ def implemented_call(function: Callable) -> str:
     ``grad_out``), conv2d when it has neither or its signature cannot be read. Raises :class:`SignatureError` when
     it cannot tell."""
     name = getattr(function, "__qualname__", type(function).__name__)
-    declared = getattr(function, "convcheck_call", None)
+    declared = declared_choice(function, "convcheck_call", tuple(SIGNATURES))
     if declared is not None:
-        if declared not in SIGNATURES:
-            raise SignatureError(f"{name}.convcheck_call = {declared!r}: expected one of {', '.join(SIGNATURES)}")
         return declared
     try:
         parameters = inspect.signature(function).parameters
@@ -78,6 +76,16 @@ def implemented_call(function: Callable) -> str:
             f"(conv_transpose2d) and 'grad_out' (conv2d_backward); set {name}.convcheck_call to the one it implements"
         )
     return marked[0] if marked else CONV2D
+
+
+def declared_choice(function: Callable, attribute: str, choices: tuple[str, ...]) -> str | None:
+    """``function``'s ``attribute``, one of ``choices``, or None when it has none; :class:`SignatureError` names any
+    other value."""
+    declared = getattr(function, attribute, None)
+    if declared is not None and declared not in choices:
+        name = getattr(function, "__qualname__", type(function).__name__)
+        raise SignatureError(f"{name}.{attribute} = {declared!r}: expected one of {', '.join(choices)}")
+    return declared
 
 
 def omitted_parameters(function: Callable, optional: frozenset[str], call: str = CONV2D) -> frozenset[str]:

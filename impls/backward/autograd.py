@@ -25,7 +25,7 @@ from convcheck.impls.backward.registry import GradientEntry
 from convcheck.impls.contract import ConvArgumentError
 from convcheck.impls.jax_lax import JAX
 from convcheck.impls.registry import DECLARED_ATTRIBUTES, Entry
-from convcheck.impls.signature import BACKWARD, SignatureError
+from convcheck.impls.signature import BACKWARD, SignatureError, declared_choice
 from convcheck.impls.torch_conv import TORCH, as_tensor
 
 FRAMEWORKS = ("torch", "jax")
@@ -75,10 +75,8 @@ def framework_of(function: Callable) -> str:
     """The framework whose autograd derives ``function``'s gradients: its ``convcheck_autograd`` attribute, or else
     the one of :data:`FRAMEWORKS` whose modules its globals hold (nothing is imported to tell)."""
     name = getattr(function, "__qualname__", type(function).__name__)
-    declared = getattr(function, "convcheck_autograd", None)
+    declared = declared_choice(function, "convcheck_autograd", FRAMEWORKS)
     if declared is not None:
-        if declared not in FRAMEWORKS:
-            raise SignatureError(f"{name}.convcheck_autograd = {declared!r}: expected one of {', '.join(FRAMEWORKS)}")
         return declared
     held = getattr(inspect.unwrap(function), "__globals__", {}).values()
     modules = {value.__name__.partition(".")[0] for value in held if inspect.ismodule(value)}
