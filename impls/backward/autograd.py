@@ -122,21 +122,23 @@ def autograd_entry(name: str, function: Callable, origin: str = "") -> GradientE
 
 
 def numpy_conv2d(function: Callable, framework: str | None = None) -> Callable:
-    """``function`` (a framework conv2d) as a conv2d on NumPy arrays, for the forward's families: its arguments made
-    the framework's arrays (in ``framework``, default :func:`framework_of`), its result a NumPy array. It keeps the
-    declarations (but ``convcheck_call``) and leaves out the parameters ``function`` does not take."""
+    """``function`` (a framework conv2d) as a conv2d on NumPy arrays, for the forward's families: its array arguments
+    made the framework's arrays (in ``framework``, default :func:`framework_of`; anything else handed over as it is,
+    for its own validation to refuse), its result a NumPy array. It keeps the declarations (but ``convcheck_call``)
+    and leaves out the parameters ``function`` does not take."""
     framework = framework or framework_of(function)
     forward = Entry.from_callable(getattr(function, "__name__", "conv2d"), function)
 
     def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-        arrays = [None if a is None else np.asarray(a) for a in (x, weight, bias)]
         geometry = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
         if framework == "torch":
-            return as_numpy(forward(*map(as_tensor, arrays), **geometry))
+            tensors = (as_tensor(a) if isinstance(a, np.ndarray) else a for a in (x, weight, bias))
+            return as_numpy(forward(*tensors, **geometry))
         jax, _ = JAX.load()
-        x64, device = on_cpu(jax, arrays[0].dtype)
+        x64, device = on_cpu(jax, getattr(x, "dtype", None))
         with x64, device:
-            return np.array(forward(*(None if a is None else jax.numpy.asarray(a) for a in arrays), **geometry))
+            arrays = (jax.numpy.asarray(a) if isinstance(a, np.ndarray) else a for a in (x, weight, bias))
+            return np.array(forward(*arrays, **geometry))
 
     for attribute in ("capabilities", *DECLARED_ATTRIBUTES):
         if hasattr(function, attribute):
