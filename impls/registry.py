@@ -164,8 +164,43 @@ def known_failures(declared) -> tuple[KnownFailure, ...]:
     return tuple(declared or ())
 
 
+DECLARED_ATTRIBUTES = {  # what an outside callable may declare with its attributes, besides capabilities: defaults
+    "error_model": ErrorModel.EXACT_SUMMATION.value,
+    "max_gflop": None,
+    "examples": 1.0,
+    "call_time_s": None,
+    "expected_failures": (),
+}
+
+
+def declared_attributes(function: Callable) -> dict:
+    """The :data:`DECLARED_ATTRIBUTES` of an outside callable (absent ones: the defaults), known failures converted
+    (:func:`known_failures`)."""
+    declared = {name: getattr(function, name, default) for name, default in DECLARED_ATTRIBUTES.items()}
+    return dict(declared, expected_failures=known_failures(declared["expected_failures"]))
+
+
+class Declarations:
+    """What every entry's declarations share (conv2d's :class:`Entry` and the backward calls' ``GradientEntry``,
+    frozen dataclasses with the fields ``error_model``, ``examples``, ``expected_failures`` and ``capabilities``):
+    their checks and the known failures."""
+
+    def __post_init__(self):
+        if not 0 < self.examples <= 1:
+            raise ValueError(f"examples={self.examples!r}: expected a share of the examples, in (0, 1]")
+        if self.error_model not in ERROR_MODELS:
+            raise ValueError(f"error_model={self.error_model!r}: expected one of {ERROR_MODELS}")
+        object.__setattr__(self, "error_model", ErrorModel(self.error_model))
+        object.__setattr__(self, "expected_failures", known_failures(self.expected_failures))
+
+    def known_failure(self, family: str | None, test: str = "") -> KnownFailure | None:
+        """The declared failure that covers a test of ``family`` named ``test`` on this entry's dtypes, if any."""
+        dtypes = self.capabilities.dtypes
+        return next((f for f in self.expected_failures if f.applies(family, test, dtypes)), None)
+
+
 @dataclass(frozen=True, repr=False)
-class Entry:
+class Entry(Declarations):
     """One registered conv2d: callable with the contract's signature, plus its declarations."""
 
     name: str
@@ -194,14 +229,6 @@ class Entry:
     def _repr_pretty_(self, printer, cycle) -> None:  # Hypothesis's printer would list a dataclass's fields
         printer.text(repr(self))
 
-    def __post_init__(self):
-        if not 0 < self.examples <= 1:
-            raise ValueError(f"examples={self.examples!r}: expected a share of the examples, in (0, 1]")
-        if self.error_model not in ERROR_MODELS:
-            raise ValueError(f"error_model={self.error_model!r}: expected one of {ERROR_MODELS}")
-        object.__setattr__(self, "error_model", ErrorModel(self.error_model))
-        object.__setattr__(self, "expected_failures", known_failures(self.expected_failures))
-
     def __call__(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         """Call the function with stride, padding and dilation in the forms it declares
         (:meth:`Capabilities.spelled`), leaving out the parameters it does not take."""
@@ -213,11 +240,6 @@ class Entry:
                 raise UnsupportedConfiguration(f"{self.name}: takes no {name}, called with {name}={value!r}")
         positional = [arguments.pop("bias")] if "bias" in arguments else []
         return self.function(x, weight, *positional, **arguments)
-
-    def known_failure(self, family: str | None, test: str = "") -> KnownFailure | None:
-        """The declared failure that covers a test of ``family`` named ``test`` on this entry's dtypes, if any."""
-        dtypes = self.capabilities.dtypes
-        return next((f for f in self.expected_failures if f.applies(family, test, dtypes)), None)
 
     def supports(self, problem: Conv2dProblem, arguments: Mapping | None = None) -> bool:
         return self.capabilities.why_unsupported(problem, arguments) is None
@@ -245,14 +267,10 @@ class Entry:
         return cls(
             name=name,
             function=function,
-            error_model=getattr(function, "error_model", "exact-summation"),
             capabilities=capabilities,
-            max_gflop=getattr(function, "max_gflop", None),
-            examples=getattr(function, "examples", 1.0),
-            call_time_s=getattr(function, "call_time_s", None),
             origin=origin,
-            expected_failures=known_failures(getattr(function, "expected_failures", None)),
             omitted=omitted,
+            **declared_attributes(function),
         )
 
 

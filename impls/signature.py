@@ -4,7 +4,9 @@ A conv2d entry is called as ``function(x, weight, bias, stride=..., padding=...,
 conv_transpose2d entry as ``function(x, weight, bias, stride=..., padding=..., output_padding=..., groups=...,
 dilation=...)``; a conv2d_backward entry as ``function(grad_out, x, weight, stride=..., padding=..., dilation=...,
 groups=...)``. Which one an outside callable implements is read from its ``convcheck_call`` attribute, or else from
-its parameters: ``output_padding`` is conv_transpose2d's, ``grad_out`` conv2d_backward's, neither conv2d's. A function
+its parameters: ``output_padding`` is conv_transpose2d's, ``grad_out`` conv2d_backward's, neither conv2d's. A conv2d
+written in a framework declares ``convcheck_call = "conv2d_autograd"`` to have its gradients, as the framework derives
+them, checked as a conv2d_backward (:mod:`convcheck.impls.backward.autograd`); it takes conv2d's call. A function
 that declares it covers only the default of a parameter (no bias, dilation 1, one group) may leave that parameter out
 of its signature; any other parameter it cannot take is a mistake, reported in one line before anything runs.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 CONV2D = "conv2d"
 TRANSPOSED = "conv_transpose2d"
 BACKWARD = "conv2d_backward"
+AUTOGRAD = "conv2d_autograd"  # a framework's conv2d whose gradients its autograd derives: checked as a conv2d_backward
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ SIGNATURES = {
         "conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1)",
     ),
 }  # fmt: skip
+SIGNATURES[AUTOGRAD] = SIGNATURES[CONV2D]
 MARKS = {TRANSPOSED: "output_padding", BACKWARD: "grad_out"}  # the parameter that names each call but conv2d
 
 
@@ -53,14 +57,13 @@ class SignatureError(TypeError):
 
 
 def implemented_call(function: Callable) -> str:
-    """The call ``function`` implements (:data:`CONV2D`, :data:`TRANSPOSED` or :data:`BACKWARD`): its
-    ``convcheck_call`` attribute, or else the one whose parameter it has (``output_padding``, ``grad_out``), conv2d
-    when it has neither or its signature cannot be read. Raises :class:`SignatureError` when it cannot tell."""
+    """The call ``function`` implements (:data:`CONV2D`, :data:`TRANSPOSED`, :data:`BACKWARD`, or :data:`AUTOGRAD`
+    as declared): its ``convcheck_call`` attribute, or else the one whose parameter it has (``output_padding``,
+    ``grad_out``), conv2d when it has neither or its signature cannot be read. Raises :class:`SignatureError` when
+    it cannot tell."""
     name = getattr(function, "__qualname__", type(function).__name__)
-    declared = getattr(function, "convcheck_call", None)
+    declared = declared_choice(function, "convcheck_call", tuple(SIGNATURES))
     if declared is not None:
-        if declared not in SIGNATURES:
-            raise SignatureError(f"{name}.convcheck_call = {declared!r}: expected one of {', '.join(SIGNATURES)}")
         return declared
     try:
         parameters = inspect.signature(function).parameters
@@ -73,6 +76,16 @@ def implemented_call(function: Callable) -> str:
             f"(conv_transpose2d) and 'grad_out' (conv2d_backward); set {name}.convcheck_call to the one it implements"
         )
     return marked[0] if marked else CONV2D
+
+
+def declared_choice(function: Callable, attribute: str, choices: tuple[str, ...]) -> str | None:
+    """``function``'s ``attribute``, one of ``choices``, or None when it has none; :class:`SignatureError` names any
+    other value."""
+    declared = getattr(function, attribute, None)
+    if declared is not None and declared not in choices:
+        name = getattr(function, "__qualname__", type(function).__name__)
+        raise SignatureError(f"{name}.{attribute} = {declared!r}: expected one of {', '.join(choices)}")
+    return declared
 
 
 def omitted_parameters(function: Callable, optional: frozenset[str], call: str = CONV2D) -> frozenset[str]:

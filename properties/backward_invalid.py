@@ -5,7 +5,8 @@ conv2d_backward validates everything the forward validates: its catalogue is the
 valid forward output's shape, plus the ways ``grad_out`` itself can be wrong. conv_transpose2d shares the forward's
 classes that mean the same for it and adds its own (the weight's first axis, padding strings, output padding, an
 empty output). Each class is an :class:`convcheck.properties.invalid_calls.InvalidClass`, applied to a small valid
-case drawn like the forward's invalid calls.
+case drawn like the forward's invalid calls, inside the entry's capabilities (its dtypes, kernel sizes and argument
+forms; a class that needs an argument the entry does not declare, groups or dilation, is not asked of it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from convcheck.impls import Capabilities, ConvArgumentError
 from convcheck.impls.signature import where
 from convcheck.properties.backward_cases import GradientCase
 from convcheck.properties.failures import PropertyFailure
-from convcheck.properties.invalid_calls import BY_NAME, CATALOGUE, InvalidClass, invalid_calls
+from convcheck.properties.invalid_calls import BY_NAME, CATALOGUE, InvalidClass, small_cases, takes_groups
 from convcheck.properties.watching import watching
 from hypothesis import strategies as st
 
@@ -32,6 +33,7 @@ TRANSPOSED_CATALOGUE = (
     InvalidClass(
         "groups not dividing C_in", "groups", "3 input channels",
         lambda x, w, b, v: (x[:, :1].repeat(3, axis=1), w[:1].repeat(3, axis=0), None), keywords={"groups": 2},
+        needs=takes_groups,
     ),
     InvalidClass("padding string", "padding", keyword="padding", values=("same", "valid")),
     InvalidClass("output_padding >= stride and dilation", "output_padding", keyword="output_padding",
@@ -79,25 +81,27 @@ def _shown(invalid: InvalidClass, case, value) -> str:
 
 
 @st.composite
-def _small_cases(draw, invalid: InvalidClass, dtypes):
-    """A small valid case (as the forward's invalid calls draw it: one group, stride and dilation 1) and a value."""
-    call = draw(invalid_calls("stride < 1", Capabilities(dtypes=tuple(dtypes))))
-    return call.case, draw(st.sampled_from(invalid.values))
+def _small_cases(draw, invalid: InvalidClass, capabilities: Capabilities):
+    """A small valid case inside ``capabilities`` (as the forward's invalid calls draw it: one group, stride and
+    dilation 1) and a value of ``invalid`` in the forms they declare."""
+    return draw(small_cases(capabilities)), draw(st.sampled_from(invalid.values_for(capabilities)))
 
 
 @st.composite
-def invalid_transposed_calls(draw, invalid: InvalidClass, dtypes):
-    """``(arguments, keywords, shown)`` of a conv_transpose2d call broken the way ``invalid`` says."""
-    case, value = draw(_small_cases(invalid, dtypes))
+def invalid_transposed_calls(draw, invalid: InvalidClass, capabilities: Capabilities):
+    """``(arguments, keywords, shown)`` of a conv_transpose2d call broken the way ``invalid`` says, made from a case
+    inside ``capabilities`` (a class it does not ask: :meth:`InvalidClass.asked_of`)."""
+    case, value = draw(_small_cases(invalid, capabilities))
     (x, weight, bias), geometry = GradientCase(case, (0, 0)).transposed_call()  # stride 1: no unused rows
     geometry.update(_keywords(invalid, case, value))
     return invalid.arrays(x, weight, bias, value), geometry, _shown(invalid, case, value)
 
 
 @st.composite
-def invalid_backward_calls(draw, invalid: InvalidClass, dtypes):
-    """``(arguments, keywords, shown)`` of a conv2d_backward call broken the way ``invalid`` says."""
-    case, value = draw(_small_cases(invalid, dtypes))
+def invalid_backward_calls(draw, invalid: InvalidClass, capabilities: Capabilities):
+    """``(arguments, keywords, shown)`` of a conv2d_backward call broken the way ``invalid`` says, made from a case
+    inside ``capabilities``."""
+    case, value = draw(_small_cases(invalid, capabilities))
     (grad_out, x, weight), geometry = GradientCase(case).backward_call()
     if invalid.argument == "grad_out":
         grad_out = wrong_grad_out(grad_out, value)

@@ -27,7 +27,7 @@ def _always(capabilities: Capabilities) -> bool:
     return True
 
 
-def _takes_groups(capabilities: Capabilities) -> bool:
+def takes_groups(capabilities: Capabilities) -> bool:
     return capabilities.groups
 
 
@@ -79,14 +79,14 @@ CATALOGUE = (
     InvalidClass(
         "groups not dividing C_in", "groups", "3 input channels, 2 output channels",
         lambda x, w, b, v: (x[:, :1].repeat(3, axis=1), w[:2, :1], None if b is None else b[:2]),
-        keywords={"groups": 2}, needs=_takes_groups,
+        keywords={"groups": 2}, needs=takes_groups,
     ),
     InvalidClass(
         "groups not dividing C_out", "groups", "2 input channels, 3 output channels, no bias",
         lambda x, w, b, v: (x[:, :1].repeat(2, axis=1), w[:1, :1].repeat(3, axis=0), None),
-        keywords={"groups": 2}, needs=_takes_groups,
+        keywords={"groups": 2}, needs=takes_groups,
     ),
-    InvalidClass("groups < 1", "groups", keyword="groups", values=(0, -1), needs=_takes_groups),
+    InvalidClass("groups < 1", "groups", keyword="groups", values=(0, -1), needs=takes_groups),
     InvalidClass("stride < 1", "stride", keyword="stride", values=(0, -1, (1, 0), (0, 2))),
     InvalidClass("stride not an integer", "stride", keyword="stride", values=(1.5, (1, 0.5), "1", (1, 1, 1))),
     InvalidClass("dilation < 1", "dilation", keyword="dilation", values=(0, -2, (1, 0)), needs=_takes_dilation),
@@ -178,15 +178,24 @@ class InvalidCall:
         printer.text(self.descriptor())
 
 
+def small_cases(capabilities: Capabilities = Capabilities()) -> st.SearchStrategy[ConvCase]:
+    """The small valid cases invalid calls are made from, inside ``capabilities`` (dtypes, kernel sizes, bias, the
+    argument forms): integer padding pairs, one group, stride and dilation 1 (the invalid value alone is unusual)."""
+    spelled_once = capabilities.square_strides or capabilities.square_dilations or capabilities.int_padding
+
+    def plain(case: ConvCase) -> ConvCase:
+        return replace(
+            case, groups=1, c_in=max(case.c_in // case.groups, 1), stride=(1, 1), dilation=(1, 1), ints=spelled_once,
+            data=None,
+        )  # fmt: skip
+
+    return conv_cases(capabilities, values=("int",), layouts=False, padding_modes=("pair",)).map(plain)
+
+
 @st.composite
 def invalid_calls(draw, kind: str, capabilities: Capabilities = Capabilities()) -> InvalidCall:
     """A call that breaks the contract in exactly the named way, made from a small valid case, spelled in the argument
     forms ``capabilities`` declare."""
     invalid = BY_NAME[kind]
-    case = draw(conv_cases(capabilities, values=("int",), layouts=False, padding_modes=("pair",)))
-    spelled_once = capabilities.square_strides or capabilities.square_dilations or capabilities.int_padding
-    case = replace(
-        case, groups=1, c_in=max(case.c_in // case.groups, 1), stride=(1, 1), dilation=(1, 1), ints=spelled_once,
-        data=None,
-    )  # fmt: skip
+    case = draw(small_cases(capabilities))
     return InvalidCall(kind, case, draw(st.sampled_from(invalid.values_for(capabilities))))

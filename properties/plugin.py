@@ -39,6 +39,7 @@ from hypothesis import settings
 
 if TYPE_CHECKING:  # the implementations are imported by the runs that test them, not by every pytest run
     from convcheck.impls import Entry
+    from convcheck.impls.backward import GradientEntry
 
 SUITE = Path(__file__).resolve().parent
 REGISTRY_KEY = pytest.StashKey[dict]()  # call -> the run's entries of that call
@@ -245,17 +246,14 @@ def pytest_generate_tests(metafunc):
         registry = run_registries(metafunc.config)[call]
         candidates = metafunc.config.stash[CANDIDATES_KEY]
         names = candidates.get(call, []) if candidates else list(registry)
-        if call == CONV2D:
-            family = family_of(definition)
-            params = [p for name in names for p in dtype_scoped(registry[name], family, definition.name)]
-        else:
-            params = [pytest.param(registry[name], id=name) for name in names]
+        family = family_of(definition)
+        params = [p for name in names for p in dtype_scoped(registry[name], family, definition.name)]
         metafunc.parametrize(argument, params)
 
 
-def dtype_scoped(entry: Entry, family: str | None, test: str) -> list:
-    """The ``impl`` parameters of one entry: the entry itself, or, where it declares a failure for some of its dtypes
-    only, the entry on its other dtypes (tested) and on those (``NAME-DTYPE``, declared)."""
+def dtype_scoped(entry: Entry | GradientEntry, family: str | None, test: str) -> list:
+    """The ``impl`` (or ``entry``) parameters of one entry: the entry itself, or, where it declares a failure for some
+    of its dtypes only, the entry on its other dtypes (tested) and on those (``NAME-DTYPE``, declared)."""
     declared = {d for f in entry.expected_failures if f.dtypes and f.where in (family, test) for d in f.dtypes}
     failing = tuple(d for d in entry.capabilities.dtypes if d in declared)
     if not failing:
@@ -300,8 +298,6 @@ def pytest_collection_modifyitems(config, items):
     profile = settings.get_profile(config.stash[PROFILE_KEY][0])
     database = config.getoption("example_database")
     run_declared = config.getoption("run_declared_failures")
-    from convcheck.impls import Entry
-
     for item in items:
         entry, family = entry_under_test(item), family_of(item)
         if family is None or entry is None:
@@ -315,8 +311,6 @@ def pytest_collection_modifyitems(config, items):
             changes["database"] = None if database == "none" else DirectoryBasedExampleDatabase(database)
         item.stash[SETTINGS_KEY] = settings(profile, **changes)
         item.user_properties += [("implementation", entry.name), ("family", family), ("call", call_of(entry))]
-        if not isinstance(entry, Entry):  # a conv_transpose2d or conv2d_backward test: no declared failures
-            continue
         known = entry.known_failure(family, item.originalname)
         if known:
             scope = f", {'/'.join(known.dtypes)}" if known.dtypes else ""

@@ -25,7 +25,7 @@ from convcheck.properties.backward_oracle import (
     reference_weight_gradient,
 )
 from convcheck.properties.oracle import reference_conv2d
-from convcheck.properties.support import examples
+from convcheck.properties.support import examples, require
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -134,5 +134,8 @@ def test_inputs_are_unchanged_and_the_results_fresh(entry, data):
 @given(data=st.data())
 def test_invalid_arguments_raise_the_contract_error(entry, invalid, data):
     """Each class of invalid call (the forward's, and a wrong grad_out) raises ConvArgumentError naming the argument."""
-    call = data.draw(invalid_backward_calls(invalid, entry.dtypes), label="call")
+    why = "a framework's autograd, called after the contract's checks: its forward's own are a conv2d's to check"
+    require(entry, entry.autograd is None, why)
+    require(entry, invalid.asked_of(entry.capabilities), f"'{invalid.name}' needs an argument it does not declare")
+    call = data.draw(invalid_backward_calls(invalid, entry.capabilities), label="call")
     check_refuses(entry, *call, invalid.argument)

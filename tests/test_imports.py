@@ -39,6 +39,10 @@ def frameworks_loaded_by(statement: str) -> list[str]:
         "import impls; impls.REGISTRY, impls.UNAVAILABLE",
         "from convcheck.impls import backward; backward.ENTRIES, backward.UNAVAILABLE",
         "import convcheck.properties.backward_cases, convcheck.properties.backward_errors",
+        "from convcheck.impls.registry import entry_of_callable\n"
+        "def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1): ...\n"
+        "conv2d.convcheck_call, conv2d.convcheck_autograd = 'conv2d_autograd', 'jax'\n"
+        "entry_of_callable('mine', conv2d)",
     ],
 )
 def test_importing_the_contract_a_case_or_the_registry_loads_no_framework(statement):

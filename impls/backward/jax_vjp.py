@@ -14,6 +14,7 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
+from convcheck.impls.backward.autograd import on_cpu
 from convcheck.impls.backward.contract import Conv2dBackwardProblem, ConvTranspose2dProblem
 from convcheck.impls.backward.registry import backward_implementation, transposed_implementation
 from convcheck.impls.jax_lax import CALL_TIME_S, EXAMPLES, JAX, UNAVAILABLE
@@ -77,16 +78,11 @@ def compiled_gradients():
     return jax.jit(gradients, static_argnames=("stride", "padding", "dilation", "groups"))
 
 
-def _on_cpu(jax, dtype):
-    """The context of a call: x64 mode for float64 only, the CPU device."""
-    return jax.enable_x64(dtype == np.float64), jax.default_device(jax.devices("cpu")[0])
-
-
 @transposed_implementation("jax", unavailable=UNAVAILABLE, library="jax", examples=EXAMPLES, call_time_s=CALL_TIME_S)
 def jax_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
     """XLA's convolution of the stride-dilated input with the flipped, channel-swapped kernel."""
     jax, _ = JAX.load()
-    x64, device = _on_cpu(jax, problem.x.dtype)
+    x64, device = on_cpu(jax, problem.x.dtype)
     with x64, device:
         y = compiled_transposed()(
             _nhwc(problem.x), _transposed_kernel(problem.weight, problem.groups), stride=problem.stride,
@@ -108,7 +104,7 @@ def jax_gradients(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarra
     jax, _ = JAX.load()
     forward = problem.forward
     top, bottom, left, right = forward.padding
-    x64, device = _on_cpu(jax, forward.x.dtype)
+    x64, device = on_cpu(jax, forward.x.dtype)
     with x64, device:
         grad_x, grad_weight, grad_bias = compiled_gradients()(
             _nhwc(problem.grad_out), _nhwc(forward.x), forward.weight.transpose(2, 3, 1, 0), stride=forward.stride,

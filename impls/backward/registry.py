@@ -2,7 +2,8 @@
 
 An entry is a name, the call it implements (``conv_transpose2d`` or ``conv2d_backward``), the callable with that
 call's signature, and its declarations: its capabilities (the forward's, where they apply), the error model, whether
-its library is missing. Every module of this subpackage (but the contract and this one) is an implementation file; its
+its library is missing, its known failures (:class:`convcheck.impls.registry.KnownFailure`, as a conv2d's). Every
+module of this subpackage (but the contract, the autograd wrapper and this one) is an implementation file; its
 module-level :class:`GradientEntry` objects are its entries; an outside callable becomes one with
 :meth:`GradientEntry.from_callable`. They are not forward entries: the forward discovery does not look
 into this subpackage, and the forward suite never sees them.
@@ -17,19 +18,26 @@ from dataclasses import dataclass, field, replace
 
 from convcheck.impls.backward.contract import normalize_backward, normalize_transposed
 from convcheck.impls.contract import ConvArgumentError
-from convcheck.impls.registry import Capabilities, ErrorModel, UnsupportedConfiguration
-from convcheck.impls.signature import BACKWARD, TRANSPOSED, implemented_call, omitted_parameters
+from convcheck.impls.registry import (
+    Capabilities,
+    Declarations,
+    ErrorModel,
+    KnownFailure,
+    UnsupportedConfiguration,
+    declared_attributes,
+)
+from convcheck.impls.signature import AUTOGRAD, BACKWARD, TRANSPOSED, implemented_call, omitted_parameters
 
 OPERATIONS = {TRANSPOSED: normalize_transposed, BACKWARD: normalize_backward}  # call -> its contract
 NOT_APPLICABLE = {  # call -> the forward's capabilities that mean nothing for it
     TRANSPOSED: {"padding_strings", "memory_follows_output"},
     BACKWARD: {"bias", "memory_follows_output"},
 }
-_NOT_IMPLEMENTATIONS = {"contract", "registry"}
+_NOT_IMPLEMENTATIONS = {"autograd", "contract", "registry"}
 
 
 @dataclass(frozen=True, repr=False)
-class GradientEntry:
+class GradientEntry(Declarations):
     """One registered implementation of ``operation``: the validated callable plus its declarations."""
 
     operation: str
@@ -52,6 +60,15 @@ class GradientEntry:
     # and grad_weight NaN (products across groups that the sum discards: 0 * inf computed)
     non_finite_crosses_groups: bool = False
     algorithm: Callable | None = field(default=None, repr=False)  # the undecorated f(problem)
+    # Known failures, not run (a mapping of family or test name to reason is converted), as a conv2d's.
+    expected_failures: tuple[KnownFailure, ...] = field(default=(), hash=False)
+    autograd: str | None = None  # conv2d_backward: the framework whose autograd derives the gradients of a conv2d
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.error_model is not ErrorModel.EXACT_SUMMATION:
+            raise ValueError(f"error_model={self.error_model.value!r}: {self.operation}'s families judge "
+                             f"{ErrorModel.EXACT_SUMMATION.value!r} only")  # fmt: skip
 
     def __repr__(self) -> str:
         return f"GradientEntry({self.operation}:{self.name})"
@@ -83,13 +100,19 @@ class GradientEntry:
 
     @classmethod
     def from_callable(cls, name: str, function: Callable, origin: str = "") -> GradientEntry:
-        """Wrap an outside conv_transpose2d or conv2d_backward (which, :func:`implemented_call` reads from it). An
-        optional ``capabilities`` attribute (a dict of :class:`Capabilities` fields that apply to its call, and for
-        conv_transpose2d ``output_padding_below_stride``) declares what it covers; default: the whole contract.
-        The callable is called as it is: its own validation is what the invalid-argument properties check."""
+        """Wrap an outside conv_transpose2d or conv2d_backward (which, :func:`implemented_call` reads from it), or a
+        framework's conv2d declared ``"conv2d_autograd"`` (:func:`convcheck.impls.backward.autograd.autograd_entry`).
+        An optional ``capabilities`` attribute (a dict of :class:`Capabilities` fields that apply to its call, and
+        for conv_transpose2d ``output_padding_below_stride``) declares what it covers; default: the whole contract.
+        The other attributes are a conv2d's (:func:`convcheck.impls.registry.declared_attributes`). The callable is
+        called as it is: its own validation is what the invalid-argument properties check."""
         if isinstance(function, GradientEntry):
             return replace(function, name=name, origin=origin or function.origin)
         operation = implemented_call(function)
+        if operation == AUTOGRAD:
+            from convcheck.impls.backward.autograd import autograd_entry  # which imports this module
+
+            return autograd_entry(name, function, origin)
         if operation not in OPERATIONS:
             raise ValueError(f"{name}: {getattr(function, '__qualname__', function)} implements {operation}")
         declared = dict(getattr(function, "capabilities", None) or {})
@@ -101,9 +124,7 @@ class GradientEntry:
         omitted_parameters(function, frozenset(), operation)  # it can take the call, or a SignatureError says why
         return cls(
             operation, name, function, capabilities=capabilities, origin=origin, argument_error=ValueError,
-            output_padding_below_stride=bool(below_stride), max_gflop=getattr(function, "max_gflop", None),
-            examples=getattr(function, "examples", 1.0),
-            call_time_s=getattr(function, "call_time_s", None),
+            output_padding_below_stride=bool(below_stride), **declared_attributes(function),
         )  # fmt: skip
 
 

@@ -8,14 +8,10 @@ through ``F.pad`` inside the graph. torch is imported at the first call.
 from __future__ import annotations
 
 import numpy as np
+from convcheck.impls.backward.autograd import as_numpy, torch_vjp
 from convcheck.impls.backward.contract import Conv2dBackwardProblem, ConvTranspose2dProblem
 from convcheck.impls.backward.registry import backward_implementation, transposed_implementation
 from convcheck.impls.torch_conv import TORCH, UNAVAILABLE, as_tensor
-
-
-def as_numpy(tensor) -> np.ndarray:
-    """A fresh C-ordered NumPy copy of a tensor."""
-    return np.array(tensor.detach().numpy(), order="C")
 
 
 @transposed_implementation("torch", unavailable=UNAVAILABLE, library="torch")
@@ -39,20 +35,17 @@ def torch_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
 @backward_implementation("torch", unavailable=UNAVAILABLE, library="torch")
 def torch_gradients(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Autograd through ``F.conv2d`` (and ``F.pad`` for an asymmetric padding) from ``grad_out``."""
-    torch, F = TORCH.load()
+    _, F = TORCH.load()
     forward = problem.forward
-    x = as_tensor(forward.x).detach().requires_grad_(True)
-    weight = as_tensor(forward.weight).detach().requires_grad_(True)
-    bias = torch.zeros(weight.shape[0], dtype=weight.dtype, requires_grad=True)
     top, bottom, left, right = forward.padding
     symmetric = (min(top, bottom), min(left, right))
-    padded = x
-    if (top, left) != (bottom, right):
-        padded = F.pad(x, (left - symmetric[1], right - symmetric[1], top - symmetric[0], bottom - symmetric[0]))
-    with torch.enable_grad():
-        y = F.conv2d(
-            padded, weight, bias, stride=forward.stride, padding=symmetric, dilation=forward.dilation,
-            groups=forward.groups,
-        )  # fmt: skip
-        y.backward(as_tensor(problem.grad_out))
-    return as_numpy(x.grad), as_numpy(weight.grad), as_numpy(bias.grad)
+
+    def conv2d(x, weight, bias):
+        if (top, left) != (bottom, right):
+            x = F.pad(x, (left - symmetric[1], right - symmetric[1], top - symmetric[0], bottom - symmetric[0]))
+        return F.conv2d(
+            x, weight, bias, stride=forward.stride, padding=symmetric, dilation=forward.dilation, groups=forward.groups
+        )
+
+    bias = np.zeros(forward.weight.shape[0], forward.weight.dtype)
+    return torch_vjp(conv2d, problem.grad_out, forward.x, forward.weight, bias)
