@@ -82,7 +82,10 @@ def _on_cpu(jax, dtype):
     return jax.enable_x64(dtype == np.float64), jax.default_device(jax.devices("cpu")[0])
 
 
-@transposed_implementation("jax", unavailable=UNAVAILABLE, library="jax", examples=EXAMPLES, call_time_s=CALL_TIME_S)
+@transposed_implementation(
+    "jax", unavailable=UNAVAILABLE, library="jax", examples=EXAMPLES, call_time_s=CALL_TIME_S,
+    non_finite_crosses_groups=True,
+)  # fmt: skip
 def jax_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
     """XLA's convolution of the stride-dilated input with the flipped, channel-swapped kernel."""
     jax, _ = JAX.load()
