@@ -30,7 +30,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:Runtim
 
 EXAMPLES = 40  # per property and entry: the default profile's count
 # of EXAMPLES per call and property, as the property modules scale it (``@examples``); 0.5 for the others
-SHARE = {TRANSPOSED: {"oracle": 1.0}, BACKWARD: {"oracle": 1.0, "groups": 0.25, "special": 0.25, "state": 0.25}}
+SHARE = {
+    TRANSPOSED: {"oracle": 1.0, "special": 0.25, "state": 0.25},
+    BACKWARD: {"oracle": 1.0, "groups": 0.25, "special": 0.25, "state": 0.25},
+}
 PROPERTIES = {  # operation -> property -> (strategy of an entry's cases or of the check's keywords, check)
     TRANSPOSED: {
         "oracle": (lambda e: transposed_cases(e), test_transposed.check_matches_oracle),
@@ -44,6 +47,8 @@ PROPERTIES = {  # operation -> property -> (strategy of an entry's cases or of t
         "linearity": (test_transposed_laws.linearity_arguments, test_transposed_laws.check_linear_in_the_input),
         "groups": (test_transposed_laws.grouped_cases, test_transposed_laws.check_groups_are_independent),
         "appends": (test_transposed_laws.output_padded_cases, test_transposed_laws.check_output_padding_appends),
+        "special": (test_transposed_laws.non_finite_arguments, test_transposed_laws.check_non_finite_propagation),
+        "state": (test_transposed_laws.state_arguments, test_transposed_laws.check_calls_keep_no_state),
     },
     BACKWARD: {
         "oracle": (lambda e: backward_cases(e), test_backward.check_matches_oracle),
@@ -72,6 +77,8 @@ KNOWN_BUGS = {  # each bug and the properties meant to catch it
     "weight_gradient_in_a_kept_buffer": {"linearity", "state", "groups", "oracle", "exactness", "adjoint"},
     "non_finite_grad_out_zeroed": {"special"},
     "groups_interleaved": {"groups", "oracle", "exactness", "adjoint", "differences"},
+    "output_in_a_kept_buffer": {"state", "linearity"},
+    "nan_output_zeroed": {"special"},
 }
 CORRECT = {operation: ("loop", "torch") for operation in PROPERTIES}
 
@@ -143,22 +150,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--bug", action="append", choices=sorted(KNOWN_BUGS), help="only these bugs (repeatable)")
+    every = sorted({name for properties in PROPERTIES.values() for name in properties})
+    parser.add_argument(
+        "--property", action="append", choices=every, help="only these properties, on the bugs meant for them and on "
+        "the correct entries (repeatable)",
+    )  # fmt: skip
     arguments = parser.parse_args()
-    runs, bugs = arguments.runs, arguments.bug
+    runs, bugs, chosen = arguments.runs, arguments.bug, set(arguments.property or every)
     seeds = [1000 + run * 7919 for run in range(runs)]
     for bug, meant in KNOWN_BUGS.items():
-        if bugs and bug not in bugs:
+        if (bugs and bug not in bugs) or not meant & chosen:
             continue
         entry, by = getattr(backward_bugs, bug), Counter()
         caught = 0
         for seeded in seeds:
-            failed = failing_properties(entry, seeded, meant)
+            failed = failing_properties(entry, seeded, meant & chosen)
             caught += bool(failed)
             by.update(failed)
         print(f"{bug}: caught in {caught} of {runs} runs ({', '.join(f'{k} {v}' for k, v in sorted(by.items()))})")
     for operation, names in CORRECT.items() if not bugs else ():
         for name in names:
-            flagged = Counter(p for seeded in seeds for p in failing_properties(ENTRIES[operation][name], seeded))
+            entry = ENTRIES[operation][name]
+            flagged = Counter(p for seeded in seeds for p in failing_properties(entry, seeded, chosen))
             print(f"{operation} {name} (correct): flagged {sum(flagged.values())} times {dict(flagged)}", flush=True)
 
 
