@@ -13,7 +13,7 @@ a few calls of its size (:mod:`convcheck.properties.layer_cases`), not a hundred
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -92,36 +92,59 @@ def normalized(case: ConvCase):
         return None
 
 
-def callable_with(candidate: ConvCase, impl, bound: tuple[int, int]) -> bool:
-    """Whether ``candidate`` is a valid call inside ``impl``'s declared capabilities, costing no more than
-    ``bound`` or a drawn case's budget, whichever is larger (a stride of 1 under a huge padding is not simpler)."""
-    problem = normalized(candidate)
+def forward_work(case: ConvCase, impl) -> tuple[int, int] | None:
+    """The work of ``case``'s call (:func:`work`), or None where it is not a valid call inside ``impl``'s declared
+    capabilities."""
+    problem = normalized(case)
+    if problem is None:
+        return None
+    geometry = case.geometry()
+    supported = impl.supports(problem, {key: geometry[key] for key in ("stride", "padding", "dilation")})
+    return work(problem) if supported else None
+
+
+@dataclass(frozen=True)
+class Simplification:
+    """How the cases of one kind are simplified: the type of a check's case argument, the cases one step simpler
+    than a case (for an entry), and the work of a case's call (None: not a valid call inside the entry's
+    capabilities)."""
+
+    kind: type
+    simpler: Callable[..., Iterator]  # (case, entry)
+    work: Callable[..., tuple[int, int] | None]  # (case, entry)
+
+
+FORWARD = Simplification(ConvCase, lambda case, impl: simpler(case), forward_work)
+
+
+def within(candidate_work, bound: tuple[int, int]) -> bool:
+    """Whether a candidate's work (None: no valid call) costs no more than ``bound`` or a drawn case's budget,
+    whichever is larger (a stride of 1 under a huge padding is not simpler)."""
     limits = (max(bound[0], BUDGET.macs), max(bound[1], BUDGET.elements))
-    if problem is None or any(have > limit for have, limit in zip(work(problem), limits, strict=True)):
-        return False
-    geometry = candidate.geometry()
-    return impl.supports(problem, {key: geometry[key] for key in ("stride", "padding", "dilation")})
+    return candidate_work is not None and all(have <= limit for have, limit in zip(candidate_work, limits, strict=True))
 
 
-def simplest(check: Callable, impl, arguments: dict, failure: Exception, failure_type: type) -> tuple[dict, Exception]:
+def simplest(
+    check: Callable, impl, arguments: dict, failure: Exception, failure_type: type, how: Simplification = FORWARD
+) -> tuple[dict, Exception]:
     """The simplest arguments found under which ``check(impl, **arguments)`` still fails by ``failure``'s law,
-    with that failure. Only a check called with exactly one :class:`ConvCase` is simplified."""
+    with that failure. Only a check called with exactly one case of ``how``'s kind is simplified."""
     __tracebackhide__ = True
-    names = [name for name, value in arguments.items() if isinstance(value, ConvCase)]
+    names = [name for name, value in arguments.items() if isinstance(value, how.kind)]
     if len(names) != 1:
         return arguments, failure
     name, tries, spent, improved = names[0], 0, 0, True
     while improved and tries < MAX_TRIES and spent < MAX_WORK:
-        improved, current = False, normalized(arguments[name])
+        improved, current = False, how.work(arguments[name], impl)
         if current is None:
             break
-        for candidate in simpler(arguments[name]):
-            if candidate == arguments[name] or not callable_with(candidate, impl, work(current)):
+        for candidate in how.simpler(arguments[name], impl):
+            if candidate == arguments[name] or not within(cost := how.work(candidate, impl), current):
                 continue
             if tries >= MAX_TRIES or spent >= MAX_WORK:
                 break
             tries += 1
-            spent += work(normalized(candidate))[0]
+            spent += cost[0]
             trial = {**arguments, name: candidate}
             try:
                 check(impl, **trial)
