@@ -204,7 +204,7 @@ def test_output_padding_only_appends_rows_and_columns(entry, data):
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
-@examples(0.25)
+@examples(0.15)
 @given(data=st.data())
 def test_nan_and_infinity_reach_exactly_the_outputs_of_their_products(entry, data):
     """NaN and infinity in x or weight reach the outputs their products land on, as IEEE arithmetic says, and
@@ -212,7 +212,7 @@ def test_nan_and_infinity_reach_exactly_the_outputs_of_their_products(entry, dat
     check_non_finite_propagation(entry, **data.draw(non_finite_arguments(entry), label="arguments"))
 
 
-@examples(0.25)
+@examples(0.15)
 @given(data=st.data())
 def test_calls_keep_no_state(entry, data):
     """Outputs kept from a call are unchanged by later calls (of other values, dtypes and shapes) and are each call's
