@@ -7,7 +7,9 @@ stride and dilation 1, no padding, a 1-tap kernel and the smallest input (each c
 also with seeded values), keeping each change under which the check still fails by the same law, until no change
 does. The reported case is the simplest found; its reproduction fails the same way when run on its own. The tries
 are bounded in number and in the multiply-adds they cost together, so that simplifying a real layer's failure costs
-a few calls of its size (:mod:`convcheck.properties.layer_cases`), not a hundred.
+a few calls of its size (:mod:`convcheck.properties.layer_cases`), not a hundred. Another kind of case (the backward
+calls', :mod:`convcheck.properties.simplify_gradients`) is simplified by the same loop, given its
+:class:`Simplification`.
 """
 
 from __future__ import annotations
