@@ -15,6 +15,7 @@ calls', :mod:`convcheck.properties.simplify_gradients`) is simplified by the sam
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -26,6 +27,17 @@ from convcheck.properties.strategies import Budget
 MAX_TRIES = 100  # check calls one simplification may spend
 MAX_WORK = 2**28  # multiply-adds those calls may cost together (a hundred of the largest drawn cases)
 BUDGET = Budget()  # what a simpler case may cost, beyond what the current one does
+
+
+@contextmanager
+def disabled() -> Iterator[None]:
+    """No simplification inside: a failure reports the case Hypothesis found."""
+    global MAX_TRIES
+    tries, MAX_TRIES = MAX_TRIES, 0
+    try:
+        yield
+    finally:
+        MAX_TRIES = tries
 
 
 def smallest_extent(kernel: int, dilation: int, pads: int) -> int:
