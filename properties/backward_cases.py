@@ -20,7 +20,9 @@ from convcheck.properties.assertions import assert_close
 from convcheck.properties.cases import ConvCase, one_int_where_equal
 from convcheck.properties.failures import PropertyFailure, crashed
 from convcheck.properties.oracle import explicit_padding
-from convcheck.properties.reproductions import implementation_lines
+from convcheck.properties.reproductions import final_replay, implementation_lines
+from convcheck.properties.simplify import Simplification, simplest
+from convcheck.properties.simplify_gradients import gradient_work, simpler_gradient_cases
 from convcheck.properties.strategies import conv_cases
 from convcheck.properties.watching import watching
 from hypothesis import strategies as st
@@ -57,20 +59,30 @@ class GradientCase:
 
     def backward_call(self) -> tuple[tuple[np.ndarray, ...], dict]:
         """``(grad_out, x, weight)`` and the geometry keywords of the conv2d_backward call."""
-        x_shape, weight_shape, _ = self.forward.shapes()
-        x, weight, grad_out = self.forward.arrays((x_shape, weight_shape, self.forward_output()))
+        grad_out_shape, x_shape, weight_shape = self.backward_shapes()
+        x, weight, grad_out = self.forward.arrays((x_shape, weight_shape, grad_out_shape))
         return (grad_out, x, weight), self.forward.geometry()
+
+    def backward_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The shapes of the conv2d_backward call's ``(grad_out, x, weight)``."""
+        return (self.forward_output(), *self.forward.shapes()[:2])
 
     def transposed_call(self) -> tuple[tuple[np.ndarray | None, ...], dict]:
         """``(x, weight, bias)`` and the geometry keywords of the conv_transpose2d call."""
+        return self.forward.arrays(self.transposed_shapes()), self.transposed_geometry()
+
+    def transposed_shapes(self) -> tuple[tuple[int, ...] | None, ...]:
+        """The shapes of the conv_transpose2d call's ``(x, weight, bias)`` (None: no bias)."""
         case = self.forward
-        _, weight_shape, _ = case.shapes()
-        bias_shape = (case.c_in,) if case.bias else None
-        x, weight, bias = case.arrays((self.forward_output(), weight_shape, bias_shape))
+        return (self.forward_output(), case.shapes()[1], (case.c_in,) if case.bias else None)
+
+    def transposed_geometry(self) -> dict:
+        """The geometry keywords of the conv_transpose2d call."""
+        case = self.forward
         geometry = dict(case.geometry(), padding=self.padding(), output_padding=self.output_padding)
         if case.ints:
             geometry["output_padding"] = one_int_where_equal(self.output_padding)
-        return (x, weight, bias), geometry
+        return geometry
 
     def padding(self):
         """The forward's padding as the transposed call's: a pair, or one int where the case spells it so."""
@@ -86,6 +98,9 @@ class GradientCase:
             size + 2 * p - span - (out - 1) * s
             for size, p, span, out, s in zip((case.h, case.w), pads, spans, (rows, cols), case.stride, strict=True)
         )
+
+
+GRADIENT_CASES = Simplification(GradientCase, simpler_gradient_cases, gradient_work)  # how a failing case is simplified
 
 
 def backward_cases(entry, values=("int", "normal", "positive", "wide"), dtypes=None, min_groups: int = 1):
@@ -226,7 +241,9 @@ def tagged_with_its_call(request):
 
 def replayable(check):
     """Give the failures of ``check(entry, case, **drawn)`` their case and the code that replays them: the same call
-    of the same check, to paste into Python (``drawn``: the check's other arguments, numbers that print as code)."""
+    of the same check, to paste into Python (``drawn``: the check's other arguments, numbers that print as code). On
+    Hypothesis's final replay of a falsifying example, the case is first simplified further
+    (:mod:`convcheck.properties.simplify_gradients`)."""
 
     @functools.wraps(check)
     def run(entry, case: GradientCase, **drawn):
@@ -234,9 +251,14 @@ def replayable(check):
         try:
             return check(entry, case, **drawn)
         except PropertyFailure as found:
+            if final_replay():
+                arguments = {"case": case, **drawn}
+                arguments, found = simplest(check, entry, arguments, found, PropertyFailure, GRADIENT_CASES)
+                found.drawn = case if arguments["case"] != case else None
+                case = arguments["case"]
             found.arguments = case.descriptor() + "".join(f" {name}={value!r}" for name, value in drawn.items())
             found.reproduce = replay_code(run, entry, case, drawn)
-            raise
+            raise found from None
 
     return run
 

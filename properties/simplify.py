@@ -7,13 +7,16 @@ stride and dilation 1, no padding, a 1-tap kernel and the smallest input (each c
 also with seeded values), keeping each change under which the check still fails by the same law, until no change
 does. The reported case is the simplest found; its reproduction fails the same way when run on its own. The tries
 are bounded in number and in the multiply-adds they cost together, so that simplifying a real layer's failure costs
-a few calls of its size (:mod:`convcheck.properties.layer_cases`), not a hundred.
+a few calls of its size (:mod:`convcheck.properties.layer_cases`), not a hundred. Another kind of case (the backward
+calls', :mod:`convcheck.properties.simplify_gradients`) is simplified by the same loop, given its
+:class:`Simplification`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -24,6 +27,17 @@ from convcheck.properties.strategies import Budget
 MAX_TRIES = 100  # check calls one simplification may spend
 MAX_WORK = 2**28  # multiply-adds those calls may cost together (a hundred of the largest drawn cases)
 BUDGET = Budget()  # what a simpler case may cost, beyond what the current one does
+
+
+@contextmanager
+def disabled() -> Iterator[None]:
+    """No simplification inside: a failure reports the case Hypothesis found."""
+    global MAX_TRIES
+    tries, MAX_TRIES = MAX_TRIES, 0
+    try:
+        yield
+    finally:
+        MAX_TRIES = tries
 
 
 def smallest_extent(kernel: int, dilation: int, pads: int) -> int:
@@ -92,36 +106,59 @@ def normalized(case: ConvCase):
         return None
 
 
-def callable_with(candidate: ConvCase, impl, bound: tuple[int, int]) -> bool:
-    """Whether ``candidate`` is a valid call inside ``impl``'s declared capabilities, costing no more than
-    ``bound`` or a drawn case's budget, whichever is larger (a stride of 1 under a huge padding is not simpler)."""
-    problem = normalized(candidate)
+def forward_work(case: ConvCase, impl) -> tuple[int, int] | None:
+    """The work of ``case``'s call (:func:`work`), or None where it is not a valid call inside ``impl``'s declared
+    capabilities."""
+    problem = normalized(case)
+    if problem is None:
+        return None
+    geometry = case.geometry()
+    supported = impl.supports(problem, {key: geometry[key] for key in ("stride", "padding", "dilation")})
+    return work(problem) if supported else None
+
+
+@dataclass(frozen=True)
+class Simplification:
+    """How the cases of one kind are simplified: the type of a check's case argument, the cases one step simpler
+    than a case (for an entry), and the work of a case's call (None: not a valid call inside the entry's
+    capabilities)."""
+
+    kind: type
+    simpler: Callable[..., Iterator]  # (case, entry)
+    work: Callable[..., tuple[int, int] | None]  # (case, entry)
+
+
+FORWARD = Simplification(ConvCase, lambda case, impl: simpler(case), forward_work)
+
+
+def within(candidate_work, bound: tuple[int, int]) -> bool:
+    """Whether a candidate's work (None: no valid call) costs no more than ``bound`` or a drawn case's budget,
+    whichever is larger (a stride of 1 under a huge padding is not simpler)."""
     limits = (max(bound[0], BUDGET.macs), max(bound[1], BUDGET.elements))
-    if problem is None or any(have > limit for have, limit in zip(work(problem), limits, strict=True)):
-        return False
-    geometry = candidate.geometry()
-    return impl.supports(problem, {key: geometry[key] for key in ("stride", "padding", "dilation")})
+    return candidate_work is not None and all(have <= limit for have, limit in zip(candidate_work, limits, strict=True))
 
 
-def simplest(check: Callable, impl, arguments: dict, failure: Exception, failure_type: type) -> tuple[dict, Exception]:
+def simplest(
+    check: Callable, impl, arguments: dict, failure: Exception, failure_type: type, how: Simplification = FORWARD
+) -> tuple[dict, Exception]:
     """The simplest arguments found under which ``check(impl, **arguments)`` still fails by ``failure``'s law,
-    with that failure. Only a check called with exactly one :class:`ConvCase` is simplified."""
+    with that failure. Only a check called with exactly one case of ``how``'s kind is simplified."""
     __tracebackhide__ = True
-    names = [name for name, value in arguments.items() if isinstance(value, ConvCase)]
+    names = [name for name, value in arguments.items() if isinstance(value, how.kind)]
     if len(names) != 1:
         return arguments, failure
     name, tries, spent, improved = names[0], 0, 0, True
     while improved and tries < MAX_TRIES and spent < MAX_WORK:
-        improved, current = False, normalized(arguments[name])
+        improved, current = False, how.work(arguments[name], impl)
         if current is None:
             break
-        for candidate in simpler(arguments[name]):
-            if candidate == arguments[name] or not callable_with(candidate, impl, work(current)):
+        for candidate in how.simpler(arguments[name], impl):
+            if candidate == arguments[name] or not within(cost := how.work(candidate, impl), current):
                 continue
             if tries >= MAX_TRIES or spent >= MAX_WORK:
                 break
             tries += 1
-            spent += work(normalized(candidate))[0]
+            spent += cost[0]
             trial = {**arguments, name: candidate}
             try:
                 check(impl, **trial)

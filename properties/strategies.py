@@ -305,19 +305,23 @@ def exact_cases(capabilities: Capabilities = Capabilities(), **constraints):
 
 
 @st.composite
-def call_sequences(draw, capabilities: Capabilities = Capabilities(), length: int = 3) -> list[ConvCase]:
+def call_sequences(
+    draw, capabilities: Capabilities = Capabilities(), length: int = 3, cases=None, varied=replace
+) -> list[ConvCase]:
     """Cases to call one after another: a first one, then each a new draw, the first with other values (same shapes,
-    so a cache keyed by shape or by a reused ``id()`` answers stale), or the first in another dtype."""
-    first = draw(conv_cases(capabilities))
-    cases = [first]
+    so a cache keyed by shape or by a reused ``id()`` answers stale), or the first in another dtype. ``cases``: the
+    strategy of the calls (default: ``conv_cases(capabilities)``); ``varied(case, **fields)``: the case with other
+    values of ConvCase's ``fields`` (default: :func:`dataclasses.replace`, for a ConvCase)."""
+    cases = conv_cases(capabilities) if cases is None else cases
+    first = draw(cases)
+    calls = [first]
     for _ in range(length - 1):
         how = draw(st.sampled_from(("other values", "other dtype", "other case")))
         if how == "other values":
-            cases.append(replace(first, seed=draw(st.integers(0, 2**32 - 1)), data=None))
+            calls.append(varied(first, seed=draw(st.integers(0, 2**32 - 1)), data=None))
         elif how == "other dtype" and len(capabilities.dtypes) > 1:
-            cases.append(
-                replace(first, dtype=draw(_one_of(tuple(capabilities.dtypes))), seed=first.seed + 1, data=None)
-            )
+            dtype = draw(_one_of(tuple(capabilities.dtypes)))
+            calls.append(varied(first, dtype=dtype, seed=draw(st.integers(0, 2**32 - 1)), data=None))
         else:
-            cases.append(draw(conv_cases(capabilities)))
-    return cases
+            calls.append(draw(cases))
+    return calls

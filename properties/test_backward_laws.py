@@ -2,11 +2,11 @@
 linearity in grad_out, groups that are independent calls, NaN and infinity through exactly the products that hold
 them, and calls that keep no state."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from convcheck.impls.backward import BACKWARD
+from convcheck.properties import backward_non_finite, backward_state
+from convcheck.properties.backward_calls import BACKWARD_CALL
 from convcheck.properties.backward_cases import (
     COEFFICIENTS,
     GRADIENTS,
@@ -27,12 +27,6 @@ from convcheck.properties.backward_differences import (
     inner_product,
 )
 from convcheck.properties.backward_errors import backward_bounds
-from convcheck.properties.backward_oracle import (
-    reference_bias_gradient,
-    reference_input_gradient,
-    reference_weight_gradient,
-)
-from convcheck.properties.non_finite import expected_with_non_finite, finite_part, propagation_classes
 from convcheck.properties.support import examples
 from hypothesis import given
 from hypothesis import strategies as st
@@ -106,83 +100,21 @@ def check_groups_are_independent(entry, case: GradientCase) -> None:
             assert_within(entry, case, group_part(out, axis, groups, j), single, allowed, law, relation)
 
 
-def marked(reference, *arguments, **keywords):
-    """``reaches(a, b)`` of :func:`convcheck.properties.non_finite.propagation_classes` for a backward reference:
-    the outputs whose sums hold a product of a marked value of its first argument and one of its second."""
-
-    def reaches(a, b):
-        return reference(a.astype(np.float64), b.astype(np.float64), *arguments, dtype=np.float64, **keywords) > 0
-
-    return reaches
-
-
-def non_finite_classes(entry, grad_out, x, weight, geometry):
-    """For grad_x, grad_weight and grad_bias: (must be NaN, must be +inf, must be -inf) and where NaN is allowed too:
-    a non-finite value times a zero, anywhere in the dilated window of a non-finite grad_out for grad_x, in its
-    channel's row of grad_weight (the zero border included), and where a non-finite x meets grad_out or the zeros
-    between strided windows that a zero-stuffed grad_out puts there; for an entry that declares
-    ``non_finite_crosses_groups``, in every group's channels."""
-    size, kernel = x.shape[2:], weight.shape[2:]
-    reach_x = marked(reference_input_gradient, size, **geometry)
-    reach_w = marked(reference_weight_gradient, kernel, **geometry)
-    bad_g, bad_x = ~np.isfinite(grad_out), ~np.isfinite(x)
-    crossing = dict(groups=1) if entry.non_finite_crosses_groups else {}
-    spans = [d * (k - 1) + 1 for d, k in zip(np.broadcast_to(geometry["dilation"], 2), kernel, strict=True)]
-    span = np.ones((weight.shape[0], x.shape[1] if crossing else weight.shape[1], *spans))
-    window = marked(reference_input_gradient, size, **dict(geometry, dilation=1, **crossing))(bad_g, span)
-    touched = np.any(bad_g, axis=(0, 2, 3)) | (np.any(bad_g) if crossing else False)
-    stuffed = [(o - 1) * s + 1 for o, s in zip(grad_out.shape[2:], np.broadcast_to(geometry["stride"], 2), strict=True)]
-    between = marked(reference_weight_gradient, kernel, **dict(geometry, stride=1))  # skipped positions too
-    row = touched[:, None, None, None] | between(np.ones((*grad_out.shape[:2], *stuffed)), bad_x)
-    return (
-        (propagation_classes(reach_x, grad_out, weight), window),
-        (propagation_classes(reach_w, grad_out, x), np.broadcast_to(row, weight.shape)),
-        (propagation_classes(lambda a, b: np.any(a & b, axis=(0, 2, 3)), grad_out, np.ones(grad_out.shape)), False),
-    )
-
-
 @replayable
 def check_non_finite_propagation(entry, case: GradientCase, placed=()) -> None:
     """``case`` with the non-finite values ``placed`` ((array name, index, 'nan' or '[-]inf') triples) in grad_out or
     x: each gradient is NaN or infinite exactly where IEEE arithmetic puts it, and elsewhere within the bound of the
     same data with them set to zero (a non-finite x reaches grad_weight only)."""
     __tracebackhide__ = True
-    (grad_out, x, weight), geometry = case.backward_call()
-    for name, index, value in placed:
-        {"grad_out": grad_out, "x": x}[name][index] = float(value)  # fresh arrays of this case
-    result = checked_gradients(entry, case, (grad_out, x, weight), geometry)
-    finite_g, finite_x = finite_part(grad_out), finite_part(x)
-    expected = (
-        reference_input_gradient(finite_g, weight, x.shape[2:], **geometry),
-        reference_weight_gradient(finite_g, finite_x, weight.shape[2:], **geometry),
-        reference_bias_gradient(finite_g),
-    )
-    bounds = backward_bounds(finite_g, finite_x, weight, **geometry)
-    shown = ", ".join(f"{name}[{', '.join(map(str, index))}] = {value}" for name, index, value in placed)
-    classes = non_finite_classes(entry, grad_out, x, weight, geometry)
-    for name, out, wanted, bound, (must, may_nan) in zip(GRADIENTS, result, expected, bounds, classes, strict=True):
-        wanted = expected_with_non_finite(wanted, must)
-        wanted = np.where(np.isnan(out) & may_nan, out, wanted)
-        law = f"conv2d_backward: {name} with {shown}"
-        assert_within(entry, case, out, wanted, bound, law, "IEEE propagation through the products that hold them")
+    backward_non_finite.check_non_finite_propagation(BACKWARD_CALL, entry, case, placed)
 
 
 @replayable
-def check_calls_keep_no_state(entry, case: GradientCase, other: GradientCase | None = None) -> None:
-    """A call's gradients are bitwise unchanged by a later call of ``other``, and the same call after it gives them
-    again (small integers: every correct result is exact, whatever the order of the sums)."""
+def check_calls_keep_no_state(entry, case: GradientCase, others=()) -> None:
+    """The gradients of ``case`` and of each of ``others``, called after it, are bitwise what they were right after
+    their call and their own once all have run; new values written into case's arrays in place give theirs."""
     __tracebackhide__ = True
-    first = backward_gradients(entry, case)[2]
-    kept = [np.array(g, copy=True) for g in first]
-    if other is not None:
-        backward_gradients(entry, other)
-    for name, out, copy in zip(GRADIENTS, first, kept, strict=True):
-        law = f"conv2d_backward: {name} unchanged by a later call"
-        assert_within(entry, case, out, copy, 0.0, law, f"a copy taken right after the call, before {other!r}")
-    again = backward_gradients(entry, case)[2]
-    for name, repeated, copy in zip(GRADIENTS, again, kept, strict=True):
-        law = f"conv2d_backward: {name} of the same call again"
-        assert_within(entry, case, repeated, copy, 0.0, law, f"the first call's, with {other!r} in between")
+    backward_state.check_calls_keep_no_state(BACKWARD_CALL, entry, case, others)
 
 
 def difference_arguments(entry):
@@ -200,29 +132,16 @@ def grouped_cases(entry):
     return backward_cases(entry, values=("int",), min_groups=2)
 
 
-@st.composite
-def non_finite_arguments(draw, entry):
+def non_finite_arguments(entry):
     """The keywords of :func:`check_non_finite_propagation`: a case of small integers or normal values (far from
     overflow) and 1-3 NaN or infinities, each in grad_out or x."""
-    case = draw(backward_cases(entry, values=("int", "normal")))
-    case = replace(case, forward=replace(case.forward, scale=tuple(min(s, 4) for s in case.forward.scale)))
-    shapes = {"grad_out": case.forward_output(), "x": case.forward.shapes()[0]}
-    placed = []
-    for _ in range(draw(st.integers(1, 3))):
-        name = draw(st.sampled_from(tuple(shapes)))
-        index = draw(st.tuples(*(st.integers(0, s - 1) for s in shapes[name])))
-        placed.append((name, index, draw(st.sampled_from(("nan", "inf", "-inf")))))
-    return {"case": case, "placed": tuple(placed)}
+    cases = backward_cases(entry, values=("int", "normal"))
+    return backward_non_finite.non_finite_arguments(BACKWARD_CALL, cases, ("grad_out", "x"))
 
 
-@st.composite
-def state_arguments(draw, entry):
-    """The keywords of :func:`check_calls_keep_no_state`: a small-integer case and another, half of them the same
-    shapes with other values (what a workspace or a cache kept per shape answers wrongly), half a new draw."""
-    cases = backward_cases(entry, values=("int",))
-    case = draw(cases)
-    other = GradientCase(case.forward.reseeded()) if draw(st.booleans()) else draw(cases)
-    return {"case": case, "other": other}
+def state_arguments(entry):
+    """The keywords of :func:`check_calls_keep_no_state`: a small-integer case and two more calls."""
+    return backward_state.state_arguments(entry, backward_cases(entry, values=("int",)))
 
 
 @examples(0.5)
@@ -260,5 +179,6 @@ def test_nan_and_infinity_reach_exactly_the_gradients_of_their_products(entry, d
 @examples(0.25)
 @given(data=st.data())
 def test_calls_keep_no_state(entry, data):
-    """Gradients kept from a call are unchanged by another call, and the same call again gives them bitwise."""
+    """Gradients kept from a call are unchanged by later calls (of other values, dtypes and shapes) and are each
+    call's own, bitwise; new values written into the arrays in place give their gradients."""
     check_calls_keep_no_state(entry, **data.draw(state_arguments(entry), label="arguments"))

@@ -3,7 +3,8 @@ adjoint of conv2d, invalid arguments, and untouched inputs with a fresh result."
 
 import numpy as np
 import pytest
-from convcheck.impls.backward import TRANSPOSED, transposed_output_size
+from convcheck.impls.backward import TRANSPOSED
+from convcheck.properties.backward_calls import transposed_shape
 from convcheck.properties.backward_cases import (
     GradientCase,
     assert_within,
@@ -40,15 +41,7 @@ def check_output_shape(entry, case: GradientCase) -> None:
     __tracebackhide__ = True
     (x, weight, bias), geometry = case.transposed_call()
     out = called(entry, case, (x, weight, bias), geometry)
-    f = case.forward
-    sizes = [
-        transposed_output_size(size, k, s, p, d, e)
-        for size, k, s, p, d, e in zip(
-            x.shape[2:], weight.shape[2:], f.stride, np.broadcast_to(geometry["padding"], 2), f.dilation,
-            np.broadcast_to(geometry["output_padding"], 2), strict=True,
-        )
-    ]  # fmt: skip
-    expected = (x.shape[0], weight.shape[1] * f.groups, *map(int, sizes))
+    expected = transposed_shape(x, weight, geometry)
     if not isinstance(out, np.ndarray) or out.shape != expected:
         detail = f"out.shape={np.shape(out)}, but should be {expected}"
         raise failure(entry, case, "conv_transpose2d: output shape", detail)

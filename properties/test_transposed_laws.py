@@ -1,12 +1,15 @@
 """conv_transpose2d's laws past the oracle: the gradient of conv2d in its input against central differences of the
-float64 forward oracle, linearity in x, groups that are independent calls, and an output padding that only appends
-rows and columns at the end."""
+float64 forward oracle, linearity in x, groups that are independent calls, an output padding that only appends rows
+and columns at the end, NaN and infinity through exactly the products that hold them, and calls that keep no
+state."""
 
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from convcheck.impls.backward import TRANSPOSED
+from convcheck.properties import backward_non_finite, backward_state
+from convcheck.properties.backward_calls import TRANSPOSED_CALL, transposed
 from convcheck.properties.backward_cases import (
     COEFFICIENTS,
     GradientCase,
@@ -26,16 +29,6 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 pytestmark = [pytest.mark.family("transposed"), pytest.mark.operation(TRANSPOSED)]
-
-
-def transposed(entry, case: GradientCase, arguments, geometry) -> tuple[np.ndarray, np.ndarray]:
-    """The entry's conv_transpose2d of ``arguments`` = (x, weight, bias) and its error bound, checked to have the
-    oracle's shape (so that no law trips over a wrong one)."""
-    __tracebackhide__ = True
-    out, bound = called(entry, case, arguments, geometry), transposed_bound(*arguments, **geometry)
-    if np.shape(out) != bound.shape:
-        raise failure(entry, case, "conv_transpose2d: output shape", f"out.shape={np.shape(out)}, not {bound.shape}")
-    return out, bound
 
 
 @replayable
@@ -116,6 +109,23 @@ def check_output_padding_appends(entry, case: GradientCase) -> None:
     )
 
 
+@replayable
+def check_non_finite_propagation(entry, case: GradientCase, placed=()) -> None:
+    """``case`` with the non-finite values ``placed`` ((array name, index, 'nan' or '[-]inf') triples) in x or
+    weight: the output is NaN or infinite exactly where IEEE arithmetic puts it, and elsewhere within the bound of
+    the same data with them set to zero."""
+    __tracebackhide__ = True
+    backward_non_finite.check_non_finite_propagation(TRANSPOSED_CALL, entry, case, placed)
+
+
+@replayable
+def check_calls_keep_no_state(entry, case: GradientCase, others=()) -> None:
+    """The outputs of ``case`` and of each of ``others``, called after it, are bitwise what they were right after
+    their call and their own once all have run; new values written into case's arrays in place give theirs."""
+    __tracebackhide__ = True
+    backward_state.check_calls_keep_no_state(TRANSPOSED_CALL, entry, case, others)
+
+
 @st.composite
 def output_padded_cases(draw, entry, values=("int",)):
     """Cases with a nonzero output padding (on one axis at least) and an output without it: a forward configuration
@@ -150,6 +160,18 @@ def grouped_cases(entry):
     return transposed_cases(entry, values=("int",), min_groups=2)
 
 
+def non_finite_arguments(entry):
+    """The keywords of :func:`check_non_finite_propagation`: a case of small integers or normal values (far from
+    overflow) and 1-3 NaN or infinities, each in x or weight."""
+    cases = transposed_cases(entry, values=("int", "normal"))
+    return backward_non_finite.non_finite_arguments(TRANSPOSED_CALL, cases, ("x", "weight"))
+
+
+def state_arguments(entry):
+    """The keywords of :func:`check_calls_keep_no_state`: a small-integer case and two more calls."""
+    return backward_state.state_arguments(entry, transposed_cases(entry, values=("int",)))
+
+
 @examples(0.5)
 @given(data=st.data())
 def test_is_the_gradient_of_conv2d_by_central_differences(entry, data):
@@ -179,3 +201,20 @@ def test_groups_are_independent_calls(entry, data):
 def test_output_padding_only_appends_rows_and_columns(entry, data):
     """out[..., :H0, :W0] with an output padding == the output without it (H0 x W0), bitwise on small integers."""
     check_output_padding_appends(entry, data.draw(output_padded_cases(entry), label="case"))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@examples(0.15)
+@given(data=st.data())
+def test_nan_and_infinity_reach_exactly_the_outputs_of_their_products(entry, data):
+    """NaN and infinity in x or weight reach the outputs their products land on, as IEEE arithmetic says, and
+    nowhere else."""
+    check_non_finite_propagation(entry, **data.draw(non_finite_arguments(entry), label="arguments"))
+
+
+@examples(0.15)
+@given(data=st.data())
+def test_calls_keep_no_state(entry, data):
+    """Outputs kept from a call are unchanged by later calls (of other values, dtypes and shapes) and are each call's
+    own, bitwise; new values written into the arrays in place give their output."""
+    check_calls_keep_no_state(entry, **data.draw(state_arguments(entry), label="arguments"))

@@ -5,7 +5,7 @@ runs in this process on the bugs of ``tests/gallery/backward_bugs.py`` and on co
 test, so that a catch or a miss is a property of the code, and with random seeds from the command line, which
 measures how often each bug is caught in ordinary runs, and how often the correct entries are flagged:
 
-    python -m tests.test_backward_gallery --runs 5
+    python -m tests.test_backward_gallery --runs 5 [--bug NAME ...] [--property NAME ...]
 
 That the correct entries (the package's ``loop`` and ``torch``) pass is checked by the property suite itself, which
 the test command runs: the same strategies and checks, in the run's profile.
@@ -18,7 +18,7 @@ from collections import Counter
 
 import pytest
 from convcheck.impls.backward import BACKWARD, ENTRIES, TRANSPOSED, GradientEntry
-from convcheck.properties import test_backward, test_backward_laws, test_transposed, test_transposed_laws
+from convcheck.properties import simplify, test_backward, test_backward_laws, test_transposed, test_transposed_laws
 from convcheck.properties.backward_cases import backward_cases, transposed_cases
 from convcheck.properties.failures import PropertyFailure
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -30,7 +30,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:Runtim
 
 EXAMPLES = 40  # per property and entry: the default profile's count
 # of EXAMPLES per call and property, as the property modules scale it (``@examples``); 0.5 for the others
-SHARE = {TRANSPOSED: {"oracle": 1.0}, BACKWARD: {"oracle": 1.0, "groups": 0.25, "special": 0.25, "state": 0.25}}
+SHARE = {
+    TRANSPOSED: {"oracle": 1.0, "special": 0.15, "state": 0.15},
+    BACKWARD: {"oracle": 1.0, "groups": 0.25, "special": 0.25, "state": 0.25},
+}
 PROPERTIES = {  # operation -> property -> (strategy of an entry's cases or of the check's keywords, check)
     TRANSPOSED: {
         "oracle": (lambda e: transposed_cases(e), test_transposed.check_matches_oracle),
@@ -44,6 +47,8 @@ PROPERTIES = {  # operation -> property -> (strategy of an entry's cases or of t
         "linearity": (test_transposed_laws.linearity_arguments, test_transposed_laws.check_linear_in_the_input),
         "groups": (test_transposed_laws.grouped_cases, test_transposed_laws.check_groups_are_independent),
         "appends": (test_transposed_laws.output_padded_cases, test_transposed_laws.check_output_padding_appends),
+        "special": (test_transposed_laws.non_finite_arguments, test_transposed_laws.check_non_finite_propagation),
+        "state": (test_transposed_laws.state_arguments, test_transposed_laws.check_calls_keep_no_state),
     },
     BACKWARD: {
         "oracle": (lambda e: backward_cases(e), test_backward.check_matches_oracle),
@@ -72,6 +77,8 @@ KNOWN_BUGS = {  # each bug and the properties meant to catch it
     "weight_gradient_in_a_kept_buffer": {"linearity", "state", "groups", "oracle", "exactness", "adjoint"},
     "non_finite_grad_out_zeroed": {"special"},
     "groups_interleaved": {"groups", "oracle", "exactness", "adjoint", "differences"},
+    "output_in_a_kept_buffer": {"state", "linearity"},
+    "nan_output_zeroed": {"special"},
 }
 CORRECT = {operation: ("loop", "torch") for operation in PROPERTIES}
 
@@ -98,7 +105,8 @@ def failing_properties(entry, seeded: int | None = None, names=None, first: bool
         if names is not None and name not in names:
             continue
         try:
-            property_run(entry, strategy, check, seeded, round(EXAMPLES * SHARE[entry.operation].get(name, 0.5)))()
+            with simplify.disabled():  # a catch needs no simpler case
+                property_run(entry, strategy, check, seeded, round(EXAMPLES * SHARE[entry.operation].get(name, 0.5)))()
         except PropertyFailure:
             failed.add(name)
             if first:
@@ -143,22 +151,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--bug", action="append", choices=sorted(KNOWN_BUGS), help="only these bugs (repeatable)")
+    every = sorted({name for properties in PROPERTIES.values() for name in properties})
+    parser.add_argument(
+        "--property", action="append", choices=every, help="only these properties, on the bugs meant for them and on "
+        "the correct entries (repeatable)",
+    )  # fmt: skip
     arguments = parser.parse_args()
-    runs, bugs = arguments.runs, arguments.bug
+    runs, bugs, chosen = arguments.runs, arguments.bug, set(arguments.property or every)
     seeds = [1000 + run * 7919 for run in range(runs)]
     for bug, meant in KNOWN_BUGS.items():
-        if bugs and bug not in bugs:
+        if (bugs and bug not in bugs) or not meant & chosen:
             continue
         entry, by = getattr(backward_bugs, bug), Counter()
         caught = 0
         for seeded in seeds:
-            failed = failing_properties(entry, seeded, meant)
+            failed = failing_properties(entry, seeded, meant & chosen)
             caught += bool(failed)
             by.update(failed)
         print(f"{bug}: caught in {caught} of {runs} runs ({', '.join(f'{k} {v}' for k, v in sorted(by.items()))})")
     for operation, names in CORRECT.items() if not bugs else ():
         for name in names:
-            flagged = Counter(p for seeded in seeds for p in failing_properties(ENTRIES[operation][name], seeded))
+            entry = ENTRIES[operation][name]
+            flagged = Counter(p for seeded in seeds for p in failing_properties(entry, seeded, chosen))
             print(f"{operation} {name} (correct): flagged {sum(flagged.values())} times {dict(flagged)}", flush=True)
 
 

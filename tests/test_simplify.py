@@ -6,15 +6,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from convcheck.impls.backward import ENTRIES, TRANSPOSED
 from convcheck.impls.registry import Capabilities
+from convcheck.properties import simplify, test_backward, test_transposed, test_transposed_laws
+from convcheck.properties.backward_cases import GradientCase
 from convcheck.properties.cases import ConvCase
 from convcheck.properties.failures import PropertyFailure
 from convcheck.properties.reproductions import reproducible
 from convcheck.properties.simplify import simpler, simplest
+from convcheck.properties.simplify_gradients import gradient_work, simpler_gradient_cases
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcheck import impls
+from tests.gallery import backward_bugs
 
 LOOP = impls.REGISTRY["loop"]
 CORNER = ConvCase(
@@ -139,3 +144,74 @@ def test_a_failure_stops_shrinking_for_its_own_call_only():
     assert Phase.shrink not in phases(entry=SimpleNamespace(name="torch", operation="conv_transpose2d"))
     assert Phase.shrink in phases(entry=SimpleNamespace(name="torch", operation="conv2d_backward"))
     assert Phase.shrink in phases(impl=SimpleNamespace(name="torch"))
+
+
+GROUPED = ConvCase(
+    n=3, c_in=4, h=7, w=6, c_out=6, kh=3, kw=2, stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2, bias=True
+)
+ADJOINT = GradientCase(GROUPED, GradientCase(GROUPED).unused_rows())  # the transposed call of GROUPED's output
+
+
+def reported(check, entry, case) -> PropertyFailure:
+    """The failure of ``check(entry, case)`` as a Hypothesis test reports it (its falsifying example's final
+    replay)."""
+
+    @settings(database=None, max_examples=1)
+    @given(st.just(case))
+    def test(drawn):
+        check(entry, drawn)
+
+    with pytest.raises(PropertyFailure) as failure:
+        test()
+    return failure.value
+
+
+def test_a_transposed_failure_is_simplified_and_replays_on_its_own():
+    """The transposed kernel left unflipped, drawn at a grouped, strided, dilated, padded case with bias, is reported
+    at one channel and two taps; its reproduction, run on its own, fails the same way on that case."""
+    failure = reported(test_transposed.check_matches_oracle, backward_bugs.kernel_not_flipped, ADJOINT)
+    assert failure.case == "conv2d n1 ic1 ih1 iw2 oc1 kh1 kw2 sh1 sw1 ph0 pw0 dh1 dw1 g1 nobias float32 int"
+    assert f"simplified from the drawn case: {ADJOINT.descriptor()}" in str(failure)
+    with pytest.raises(PropertyFailure) as replayed:
+        exec(failure.reproduce, {})
+    assert str(replayed.value).splitlines()[0] == str(failure).splitlines()[0]
+    assert replayed.value.case == failure.case
+
+
+def test_a_bug_that_needs_groups_keeps_them():
+    """The input channels dealt to the groups round-robin: simplified to one image and 1x1 taps, still grouped."""
+    failure = reported(
+        test_transposed_laws.check_groups_are_independent, backward_bugs.groups_interleaved, ADJOINT
+    )  # fmt: skip
+    assert failure.case.startswith("conv2d n1 ")
+    assert " kh1 kw1 " in failure.case
+    assert " g2 " in failure.case
+
+
+def test_a_backward_failure_keeps_what_its_bug_needs():
+    """grad_weight of the last image only: simplified to one channel and one tap, but not to one image."""
+    failure = reported(test_backward.check_matches_oracle, backward_bugs.weight_gradient_of_last_image, ADJOINT)
+    assert failure.case == "conv2d n3 ic1 ih1 iw1 oc1 kh1 kw1 sh1 sw1 ph0 pw0 dh1 dw1 g1 nobias float32 int"
+
+
+def test_an_output_padding_stays_an_allowed_one():
+    """Simpler transposed cases keep an adjoint's output padding the unused rows, and any other below the stride or
+    the dilation (below the stride for an entry that takes only those), also at zero."""
+    torch = ENTRIES[TRANSPOSED]["torch"]
+    assert all(case.output_padding == case.unused_rows() for case in simpler_gradient_cases(ADJOINT, torch))
+    padded = GradientCase(replace(GROUPED, stride=(3, 1), dilation=(1, 3)), (2, 2))
+    for entry in (torch, replace(torch, output_padding_below_stride=True)):
+        valid = [case for case in simpler_gradient_cases(padded, entry) if gradient_work(case, entry) is not None]
+        assert GradientCase(padded.forward) in valid
+        for case in valid:
+            tops = [max(s, 1 if entry.output_padding_below_stride else d) for s, d in zip(case.forward.stride,
+                    case.forward.dilation, strict=True)]  # fmt: skip
+            assert all(e < top for e, top in zip(case.output_padding, tops, strict=True))
+
+
+def test_a_later_failure_of_an_entry_is_not_simplified(monkeypatch):
+    """Where shrinking is off for an entry (it has failed before), its backward failures report the drawn case."""
+    monkeypatch.setattr(simplify, "MAX_TRIES", 0)
+    failure = reported(test_transposed.check_matches_oracle, backward_bugs.kernel_not_flipped, ADJOINT)
+    assert failure.case == ADJOINT.descriptor()
+    assert "simplified from" not in str(failure)

@@ -78,7 +78,10 @@ def compiled_gradients():
     return jax.jit(gradients, static_argnames=("stride", "padding", "dilation", "groups"))
 
 
-@transposed_implementation("jax", unavailable=UNAVAILABLE, library="jax", examples=EXAMPLES, call_time_s=CALL_TIME_S)
+@transposed_implementation(
+    "jax", unavailable=UNAVAILABLE, library="jax", examples=EXAMPLES, call_time_s=CALL_TIME_S,
+    non_finite_crosses_groups=True,
+)  # fmt: skip
 def jax_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
     """XLA's convolution of the stride-dilated input with the flipped, channel-swapped kernel."""
     jax, _ = JAX.load()

@@ -56,8 +56,8 @@ class GradientEntry(Declarations):
     max_gflop: float | None = None  # cost hint: the largest workload, in GFLOP, it runs in a second or two (benchmarks)
     examples: float = 1.0  # cost hint: the share of each property test's examples drawn for it (see Entry.examples)
     call_time_s: float | None = None  # cost hint: the longest a correct call may take (see Entry.call_time_s)
-    # conv2d_backward: with groups, a NaN or an infinity in grad_out may make the other groups' grad_x (in its windows)
-    # and grad_weight NaN (products across groups that the sum discards: 0 * inf computed)
+    # with groups, a NaN or an infinity in grad_out (in x, for conv_transpose2d) may make the other groups' outputs
+    # NaN: grad_x and the transposed output in its span, grad_weight (products across groups that the sum discards)
     non_finite_crosses_groups: bool = False
     algorithm: Callable | None = field(default=None, repr=False)  # the undecorated f(problem)
     # Known failures, not run (a mapping of family or test name to reason is converted), as a conv2d's.

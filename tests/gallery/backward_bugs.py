@@ -109,7 +109,14 @@ def float64_input_gradient_through_float32(problem):
     return float32_accumulation.algorithm(problem)[0], grad_weight, grad_bias
 
 
-_WEIGHT_GRADIENT_BUFFERS: dict = {}  # weight shape and dtype -> the buffer grad_weight is written into
+_KEPT_BUFFERS: dict = {}  # (result name, shape, dtype) -> the buffer that result is written into
+
+
+def _in_a_kept_buffer(name: str, array: np.ndarray) -> np.ndarray:
+    """``array`` copied into the buffer kept for results ``name`` of its shape and dtype, which is returned itself."""
+    kept = _KEPT_BUFFERS.setdefault((name, array.shape, array.dtype.str), np.empty_like(array))
+    kept[...] = array
+    return kept
 
 
 @backward_implementation("bug_weight_gradient_in_a_kept_buffer")
@@ -117,9 +124,23 @@ def weight_gradient_in_a_kept_buffer(problem):
     """grad_weight is written into a workspace kept per weight shape and returned itself, not a copy: a later call of
     the same shape overwrites an earlier result."""
     grad_x, grad_weight, grad_bias = _gradients(problem)
-    kept = _WEIGHT_GRADIENT_BUFFERS.setdefault((grad_weight.shape, grad_weight.dtype.str), np.empty_like(grad_weight))
-    kept[...] = grad_weight
-    return grad_x, kept, grad_bias
+    return grad_x, _in_a_kept_buffer("grad_weight", grad_weight), grad_bias
+
+
+@transposed_implementation("bug_output_in_a_kept_buffer")
+def output_in_a_kept_buffer(problem):
+    """The output is written into a buffer kept per output shape and returned itself, not a copy: a later call of the
+    same shape overwrites an earlier result."""
+    return _in_a_kept_buffer("out", _transposed(problem))
+
+
+@transposed_implementation("bug_nan_output_zeroed")
+def nan_output_zeroed(problem):
+    """NaN in the output is set to zero (a cleanup step after the scatter): a NaN input, or +inf meeting -inf, leaves
+    zeros where IEEE arithmetic gives NaN."""
+    out = _transposed(problem)
+    out[np.isnan(out)] = 0
+    return out
 
 
 @transposed_implementation("bug_groups_interleaved")
