@@ -3,14 +3,25 @@
 The gradients are what ``Tensor.backward`` leaves in the leaves ``x``, ``weight`` and a zero bias after
 ``F.conv2d(x, weight, bias, ...).backward(grad_out)``; an asymmetric padding ('same' with an even dilated kernel) goes
 through ``F.pad`` inside the graph. torch is imported at the first call.
+
+Numbers past ``TORCH_INDEX_LIMIT`` (2**31 - 1): torch 2.13 keeps a transposed convolution's stride and dilation in
+int32 and refuses what wraps (``RuntimeError: stride should be greater than zero, but got stride_height: 0`` for a
+stride of 2**40), and its conv2d's shape arithmetic is not reliable past it (see
+:func:`convcheck.impls.torch_conv.torch_conv2d`). Such a call is handed over in an equivalent form whose numbers are at
+most the kernel's: conv_transpose2d scatters each input pixel's taps side by side (stride k, dilation 1, no padding)
+and the runs are added where they land (:func:`convcheck.impls.backward._canvas.placed`); conv2d's gradients go
+through the tap-gathered forward problem (:meth:`convcheck.impls.contract.Conv2dProblem.tap_gathered`), its input
+gathered inside the graph, so that autograd adds the gradient of each gathered row back into the row it came from.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from convcheck.impls.backward._canvas import transposed_by
 from convcheck.impls.backward.contract import Conv2dBackwardProblem, ConvTranspose2dProblem
 from convcheck.impls.backward.registry import backward_implementation, transposed_implementation
-from convcheck.impls.torch_conv import TORCH, UNAVAILABLE, as_tensor
+from convcheck.impls.contract import Conv2dProblem, tap_rows
+from convcheck.impls.torch_conv import TORCH, TORCH_INDEX_LIMIT, UNAVAILABLE, as_tensor
 
 
 def as_numpy(tensor) -> np.ndarray:
@@ -18,10 +29,23 @@ def as_numpy(tensor) -> np.ndarray:
     return np.array(tensor.detach().numpy(), order="C")
 
 
+def torch_scatter(x: np.ndarray, weight: np.ndarray, stride, dilation, groups: int) -> np.ndarray:
+    """``F.conv_transpose2d`` without padding: the canvas every input pixel's taps reach."""
+    torch, F = TORCH.load()
+    with torch.no_grad():
+        y = F.conv_transpose2d(as_tensor(x), as_tensor(weight), stride=stride, groups=groups, dilation=dilation)
+    return as_numpy(y)
+
+
 @transposed_implementation("torch", unavailable=UNAVAILABLE, library="torch")
 def torch_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
-    """``F.conv_transpose2d`` on the CPU, without autograd."""
+    """``F.conv_transpose2d`` on the CPU, without autograd (numbers past int32: its canvas in compact form)."""
     torch, F = TORCH.load()
+    full = [(size - 1) * s + d * (k - 1) + 1 + e for size, k, s, d, e in zip(
+        problem.x.shape[2:], problem.weight.shape[2:], problem.stride, problem.dilation, problem.output_padding,
+        strict=True)]  # fmt: skip
+    if max(*problem.stride, *problem.dilation, *full) > TORCH_INDEX_LIMIT:
+        return transposed_by(torch_scatter, problem)
     with torch.no_grad():
         y = F.conv_transpose2d(
             as_tensor(problem.x),
@@ -36,20 +60,37 @@ def torch_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
     return as_numpy(y)
 
 
+def gathered_input(x, forward: Conv2dProblem):
+    """The tensor ``x`` as the input of ``forward.tap_gathered()``, indexed inside the graph: along each gathered axis
+    the rows each (window, tap) pair reads, a zero row (put first) where it reads the padding."""
+    torch, F = TORCH.load()
+    for axis in (0, 1):
+        top, bottom = forward.padding[2 * axis : 2 * axis + 2]
+        size, kernel = forward.x.shape[2 + axis], forward.weight.shape[2 + axis]
+        rows = tap_rows(size, kernel, forward.stride[axis], forward.dilation[axis], top, bottom)
+        if rows is not None:
+            x = F.pad(x, (0, 0, 1, 0) if axis == 0 else (1, 0)).index_select(2 + axis, torch.from_numpy(rows + 1))
+    return x
+
+
 @backward_implementation("torch", unavailable=UNAVAILABLE, library="torch")
 def torch_gradients(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Autograd through ``F.conv2d`` (and ``F.pad`` for an asymmetric padding) from ``grad_out``."""
+    """Autograd through ``F.conv2d`` (and ``F.pad`` for an asymmetric padding) from ``grad_out`` (numbers past int32:
+    through the tap-gathered input)."""
     torch, F = TORCH.load()
-    forward = problem.forward
-    x = as_tensor(forward.x).detach().requires_grad_(True)
-    weight = as_tensor(forward.weight).detach().requires_grad_(True)
+    original = problem.forward
+    forward = original.with_numbers_up_to(TORCH_INDEX_LIMIT)
+    x = as_tensor(original.x).detach().requires_grad_(True)
+    weight = as_tensor(original.weight).detach().requires_grad_(True)
     bias = torch.zeros(weight.shape[0], dtype=weight.dtype, requires_grad=True)
     top, bottom, left, right = forward.padding
     symmetric = (min(top, bottom), min(left, right))
-    padded = x
-    if (top, left) != (bottom, right):
-        padded = F.pad(x, (left - symmetric[1], right - symmetric[1], top - symmetric[0], bottom - symmetric[0]))
     with torch.enable_grad():
+        padded = x if forward is original else gathered_input(x, original)
+        if (top, left) != (bottom, right):
+            padded = F.pad(
+                padded, (left - symmetric[1], right - symmetric[1], top - symmetric[0], bottom - symmetric[0])
+            )
         y = F.conv2d(
             padded, weight, bias, stride=forward.stride, padding=symmetric, dilation=forward.dilation,
             groups=forward.groups,
