@@ -18,8 +18,15 @@ from collections import Counter
 
 import pytest
 from convcheck.impls.backward import BACKWARD, ENTRIES, TRANSPOSED, GradientEntry
-from convcheck.properties import test_backward, test_backward_laws, test_transposed, test_transposed_laws
+from convcheck.properties import (
+    test_backward,
+    test_backward_extreme,
+    test_backward_laws,
+    test_transposed,
+    test_transposed_laws,
+)
 from convcheck.properties.backward_cases import backward_cases, transposed_cases
+from convcheck.properties.backward_extreme_cases import extreme_backward_cases, extreme_transposed_cases
 from convcheck.properties.failures import PropertyFailure
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
@@ -30,7 +37,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:Runtim
 
 EXAMPLES = 40  # per property and entry: the default profile's count
 # of EXAMPLES per call and property, as the property modules scale it (``@examples``); 0.5 for the others
-SHARE = {TRANSPOSED: {"oracle": 1.0}, BACKWARD: {"oracle": 1.0, "groups": 0.25, "special": 0.25, "state": 0.25}}
+SHARE = {
+    TRANSPOSED: {"oracle": 1.0, "extreme": 0.25},
+    BACKWARD: {"oracle": 1.0, "groups": 0.25, "special": 0.25, "state": 0.25, "extreme": 0.25},
+}
 PROPERTIES = {  # operation -> property -> (strategy of an entry's cases or of the check's keywords, check)
     TRANSPOSED: {
         "oracle": (lambda e: transposed_cases(e), test_transposed.check_matches_oracle),
@@ -44,6 +54,7 @@ PROPERTIES = {  # operation -> property -> (strategy of an entry's cases or of t
         "linearity": (test_transposed_laws.linearity_arguments, test_transposed_laws.check_linear_in_the_input),
         "groups": (test_transposed_laws.grouped_cases, test_transposed_laws.check_groups_are_independent),
         "appends": (test_transposed_laws.output_padded_cases, test_transposed_laws.check_output_padding_appends),
+        "extreme": (extreme_transposed_cases, test_backward_extreme.check_extreme_transposed),
     },
     BACKWARD: {
         "oracle": (lambda e: backward_cases(e), test_backward.check_matches_oracle),
@@ -56,6 +67,7 @@ PROPERTIES = {  # operation -> property -> (strategy of an entry's cases or of t
         "groups": (test_backward_laws.grouped_cases, test_backward_laws.check_groups_are_independent),
         "special": (test_backward_laws.non_finite_arguments, test_backward_laws.check_non_finite_propagation),
         "state": (test_backward_laws.state_arguments, test_backward_laws.check_calls_keep_no_state),
+        "extreme": (extreme_backward_cases, test_backward_extreme.check_extreme_gradients),
     },
 }
 KNOWN_BUGS = {  # each bug and the properties meant to catch it
@@ -72,6 +84,8 @@ KNOWN_BUGS = {  # each bug and the properties meant to catch it
     "weight_gradient_in_a_kept_buffer": {"linearity", "state", "groups", "oracle", "exactness", "adjoint"},
     "non_finite_grad_out_zeroed": {"special"},
     "groups_interleaved": {"groups", "oracle", "exactness", "adjoint", "differences"},
+    "full_canvas_allocated": {"extreme"},
+    "padded_input_allocated": {"extreme"},
 }
 CORRECT = {operation: ("loop", "torch") for operation in PROPERTIES}
 
