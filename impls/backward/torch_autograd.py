@@ -4,13 +4,16 @@ The gradients are what ``Tensor.backward`` leaves in the leaves ``x``, ``weight`
 ``F.conv2d(x, weight, bias, ...).backward(grad_out)``; an asymmetric padding ('same' with an even dilated kernel) goes
 through ``F.pad`` inside the graph. torch is imported at the first call.
 
-Numbers past ``TORCH_INDEX_LIMIT`` (2**31 - 1): torch 2.13 keeps a transposed convolution's stride and dilation in
-int32 and refuses what wraps (``RuntimeError: stride should be greater than zero, but got stride_height: 0`` for a
-stride of 2**40), and its conv2d's shape arithmetic is not reliable past it (see
-:func:`convcheck.impls.torch_conv.torch_conv2d`). Such a call is handed over in an equivalent form whose numbers are at
-most the kernel's: conv_transpose2d scatters each input pixel's taps side by side (stride k, dilation 1, no padding)
-and the runs are added where they land (:func:`convcheck.impls.backward._canvas.placed`); conv2d's gradients go
-through the tap-gathered forward problem (:meth:`convcheck.impls.contract.Conv2dProblem.tap_gathered`), its input
+Numbers torch does not take as they are: past ``TORCH_INDEX_LIMIT`` (2**31 - 1), torch 2.13 keeps a transposed
+convolution's stride and dilation in int32 and refuses what wraps (``RuntimeError: stride should be greater than zero,
+but got stride_height: 0`` for a stride of 2**40), and its conv2d's shape arithmetic is not reliable (see
+:func:`convcheck.impls.torch_conv.torch_conv2d`); and its float32 CPU kernels of both directions, from a batch of 2 on,
+take time quadratic in the width's stride whatever the input: a 1x1 input under stride (1, 10**4) took 0.7 s
+transposed, its gradients 1.8 s, and stride (1, 2**20) crashed the transposed call (SIGSEGV). So a call with a number
+past ``TORCH_INDEX_LIMIT`` or a stride past ``TORCH_STRIDE_LIMIT`` is handed over in an equivalent form whose numbers
+are at most the kernel's: conv_transpose2d scatters each input pixel's taps side by side (stride k, dilation 1, no
+padding) and the runs are added where they land (:func:`convcheck.impls.backward._canvas.placed`); conv2d's gradients
+go through the tap-gathered forward problem (:meth:`convcheck.impls.contract.Conv2dProblem.tap_gathered`), its input
 gathered inside the graph, so that autograd adds the gradient of each gathered row back into the row it came from.
 """
 
@@ -22,6 +25,8 @@ from convcheck.impls.backward.contract import Conv2dBackwardProblem, ConvTranspo
 from convcheck.impls.backward.registry import backward_implementation, transposed_implementation
 from convcheck.impls.contract import Conv2dProblem, tap_rows
 from convcheck.impls.torch_conv import TORCH, TORCH_INDEX_LIMIT, UNAVAILABLE, as_tensor
+
+TORCH_STRIDE_LIMIT = 2**12  # its quadratic time in the stride: about 0.2-0.4 s a call at 4096
 
 
 def as_numpy(tensor) -> np.ndarray:
@@ -39,12 +44,12 @@ def torch_scatter(x: np.ndarray, weight: np.ndarray, stride, dilation, groups: i
 
 @transposed_implementation("torch", unavailable=UNAVAILABLE, library="torch")
 def torch_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
-    """``F.conv_transpose2d`` on the CPU, without autograd (numbers past int32: its canvas in compact form)."""
+    """``F.conv_transpose2d`` on the CPU, without autograd (numbers it does not take: its canvas in compact form)."""
     torch, F = TORCH.load()
     full = [(size - 1) * s + d * (k - 1) + 1 + e for size, k, s, d, e in zip(
         problem.x.shape[2:], problem.weight.shape[2:], problem.stride, problem.dilation, problem.output_padding,
         strict=True)]  # fmt: skip
-    if max(*problem.stride, *problem.dilation, *full) > TORCH_INDEX_LIMIT:
+    if max(*problem.stride, *problem.dilation, *full) > TORCH_INDEX_LIMIT or max(problem.stride) > TORCH_STRIDE_LIMIT:
         return transposed_by(torch_scatter, problem)
     with torch.no_grad():
         y = F.conv_transpose2d(
@@ -75,11 +80,13 @@ def gathered_input(x, forward: Conv2dProblem):
 
 @backward_implementation("torch", unavailable=UNAVAILABLE, library="torch")
 def torch_gradients(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Autograd through ``F.conv2d`` (and ``F.pad`` for an asymmetric padding) from ``grad_out`` (numbers past int32:
-    through the tap-gathered input)."""
+    """Autograd through ``F.conv2d`` (and ``F.pad`` for an asymmetric padding) from ``grad_out`` (numbers it does not
+    take: through the tap-gathered input)."""
     torch, F = TORCH.load()
     original = problem.forward
     forward = original.with_numbers_up_to(TORCH_INDEX_LIMIT)
+    if max(forward.stride) > TORCH_STRIDE_LIMIT:
+        forward = original.tap_gathered()
     x = as_tensor(original.x).detach().requires_grad_(True)
     weight = as_tensor(original.weight).detach().requires_grad_(True)
     bias = torch.zeros(weight.shape[0], dtype=weight.dtype, requires_grad=True)
