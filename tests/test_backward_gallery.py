@@ -37,10 +37,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:Runtim
 
 EXAMPLES = 40  # per property and entry: the default profile's count
 # of EXAMPLES per call and property, as the property modules scale it (``@examples``); 0.5 for the others
-SHARE = {
-    TRANSPOSED: {"oracle": 1.0, "extreme": 0.25},
-    BACKWARD: {"oracle": 1.0, "groups": 0.25, "special": 0.25, "state": 0.25, "extreme": 0.25},
-}
+SHARE = {TRANSPOSED: {"oracle": 1.0}, BACKWARD: {"oracle": 1.0, "groups": 0.25, "special": 0.25, "state": 0.25}}
 PROPERTIES = {  # operation -> property -> (strategy of an entry's cases or of the check's keywords, check)
     TRANSPOSED: {
         "oracle": (lambda e: transposed_cases(e), test_transposed.check_matches_oracle),
