@@ -111,12 +111,12 @@ def invalid_backward_calls(draw, invalid: InvalidClass, capabilities: Capabiliti
     return (grad_out, x, weight), geometry, _shown(invalid, case, value)
 
 
-def check_refuses(entry, arguments, keywords, shown: str, argument: str) -> None:
+def check_refuses(entry, arguments, keywords, shown: str, argument: str, law: str = "invalid arguments are refused"):
     """The call raises the entry's argument error (a ValueError); the contract's own (``ConvArgumentError``, the
     entries of this package) with a message that starts with ``argument=``. An outside callable's message is shown,
     not matched, as in the forward's invalid-argument family."""
     __tracebackhide__ = True
-    law, expected = f"{entry.operation}: invalid arguments are refused", entry.argument_error
+    law, expected = f"{entry.operation}: {law}", entry.argument_error
     naming = issubclass(expected, ConvArgumentError)
     try:
         with watching(entry.name, shown):

@@ -11,7 +11,7 @@ pytest worker during a test. Where the reset is not available, only the traced m
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +46,12 @@ class Usage:
         """The larger of the two measures, less the output itself."""
         return max(self.traced, self.resident or 0) - output_bytes
 
+    def over(self, output_bytes: int) -> str | None:
+        """What holds in every process when the call took more than the limit beyond its output, else None."""
+        if self.extra(output_bytes) <= LIMIT_BYTES:
+            return None
+        return f"the call took more than {LIMIT_BYTES / 2**20:.0f} MiB beyond its {output_bytes / 2**20:.2f} MiB output"
+
     def describe(self, output_bytes: int) -> str:
         resident = "not measured" if self.resident is None else f"{self.resident / 2**20:.1f} MiB"
         return (
@@ -72,3 +78,20 @@ def measured() -> Iterator[Usage]:
             usage.resident = _status_kib("VmHWM") * 1024 - resident_before
         if not tracing:
             tracemalloc.stop()
+
+
+def measured_call(call: Callable[[], object], output_bytes: Callable[[object], int]) -> tuple[object, Usage]:
+    """``call()`` and its usage; a call over the limit is measured once more: what only a library's first call in a
+    process takes (its backend starting, measured at 65 MiB for JAX's first call) is not memory that follows the
+    arguments; what every call takes is. ``output_bytes`` gives the size of a result."""
+    with measured() as usage:
+        result = call()
+    if usage.extra(output_bytes(result)) > LIMIT_BYTES:
+        with measured() as usage:
+            result = call()
+    return result, usage
+
+
+def nbytes(result) -> int:
+    """The bytes of a result: an array, or a tuple of arrays (a call's several outputs)."""
+    return sum(part.nbytes for part in result) if isinstance(result, tuple) else result.nbytes

@@ -23,7 +23,9 @@ def pair(value) -> tuple[int, int]:
 
 
 def explicit_padding(padding, kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) for an int, a pair, 'valid' or 'same' (extra zero at the bottom/right)."""
+    """(top, bottom, left, right) for an int, a pair, 'valid', 'same' (extra zero at the bottom/right) or those four."""
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        return tuple(padding)
     if padding == "valid":
         return (0, 0, 0, 0)
     if padding == "same":

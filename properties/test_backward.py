@@ -42,7 +42,14 @@ def check_shapes(entry, case: GradientCase) -> None:
 @replayable
 def check_matches_oracle(entry, case: GradientCase) -> None:
     __tracebackhide__ = True
-    (grad_out, x, weight), geometry, result = gradients(entry, case)
+    assert_gradients_match_oracle(entry, case, *gradients(entry, case))
+
+
+def assert_gradients_match_oracle(entry, case: GradientCase, arguments, geometry, result) -> None:
+    """The entry's ``result`` (grad_x, grad_weight, grad_bias) of ``arguments`` (grad_out, x, weight) agrees with the
+    oracle within the error bound, gradient by gradient."""
+    __tracebackhide__ = True
+    grad_out, x, weight = arguments
     expected = (
         reference_input_gradient(grad_out, weight, x.shape[2:], **geometry),
         reference_weight_gradient(grad_out, x, weight.shape[2:], **geometry),

@@ -12,7 +12,7 @@ from convcheck.properties.assertions import assert_close
 from convcheck.properties.errors import error_bound
 from convcheck.properties.extreme_cases import extreme_cases, past_the_limit_cases
 from convcheck.properties.failures import PropertyFailure
-from convcheck.properties.memory import LIMIT_BYTES, measured
+from convcheck.properties.memory import measured_call, nbytes
 from convcheck.properties.oracle import reference_conv2d
 from convcheck.properties.reproductions import reproducible
 from convcheck.properties.support import call_or_skip, examples
@@ -25,26 +25,21 @@ pytestmark = pytest.mark.family("extreme_arguments")
 
 @reproducible
 def check_extreme_arguments(impl, case) -> None:
-    """``case`` gives the oracle's values within the error bound, with at most 64 MiB of extra memory.
-
-    A call over the limit is measured once more: what only a library's first call in a process takes (its backend
-    starting, measured at 65 MiB for JAX's first call) is not memory that follows the arguments; what every call
-    takes is."""
+    """``case`` gives the oracle's values within the error bound, with at most 64 MiB of extra memory (measured as
+    :func:`convcheck.properties.memory.measured_call` says)."""
     __tracebackhide__ = True
     x, weight, bias = case.arrays()
-    with measured() as usage:
-        out = call_or_skip(impl, x, weight, bias, **case.geometry())
     bounded = impl.capabilities.memory_follows_output
-    if bounded and usage.extra(out.nbytes) > LIMIT_BYTES:
-        with measured() as usage:
-            out = call_or_skip(impl, x, weight, bias, **case.geometry())
+    if bounded:
+        out, usage = measured_call(lambda: call_or_skip(impl, x, weight, bias, **case.geometry()), nbytes)
+    else:
+        out = call_or_skip(impl, x, weight, bias, **case.geometry())
     expected = reference_conv2d(x, weight, bias, **case.geometry())
     bound = error_bound(impl.error_model, x, weight, bias, **case.geometry())
     assert_close(out, expected, bound, "extreme arguments", impl, case, "the oracle, within the error bound")
-    if bounded and usage.extra(out.nbytes) > LIMIT_BYTES:
+    if bounded and (over := usage.over(out.nbytes)):
         # The first line says only what holds in every process; the measured peaks (the resident one depends on what
         # the process touched before) follow.
-        over = f"the call took more than {LIMIT_BYTES / 2**20:.0f} MiB beyond its {out.nbytes / 2**20:.2f} MiB output"
         raise PropertyFailure("memory follows the output", over, impl, case, lines=[usage.describe(out.nbytes)])
 
 

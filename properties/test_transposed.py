@@ -29,8 +29,14 @@ pytestmark = [pytest.mark.family("transposed"), pytest.mark.operation(TRANSPOSED
 @replayable
 def check_matches_oracle(entry, case: GradientCase) -> None:
     __tracebackhide__ = True
-    (x, weight, bias), geometry = case.transposed_call()
-    out = called(entry, case, (x, weight, bias), geometry)
+    arguments, geometry = case.transposed_call()
+    assert_matches_oracle(entry, case, arguments, geometry, called(entry, case, arguments, geometry))
+
+
+def assert_matches_oracle(entry, case: GradientCase, arguments, geometry, out) -> None:
+    """The entry's result ``out`` of ``arguments`` (x, weight, bias) agrees with the oracle within the error bound."""
+    __tracebackhide__ = True
+    x, weight, bias = arguments
     expected = reference_conv_transpose2d(x, weight, bias, **geometry)
     bound = transposed_bound(x, weight, bias, **geometry)
     assert_within(entry, case, out, expected, bound, "conv_transpose2d: agreement with the oracle")

@@ -46,3 +46,23 @@ def test_conv2d_backward_takes_the_forward_arguments_and_a_grad_out_of_its_outpu
     assert problem.forward.output_shape == shape
     with pytest.raises(ConvArgumentError, match=r"^grad_out="):
         normalize_backward(np.zeros((*shape[:3], shape[3] + 1)), x, weight, padding=padding, groups=2)
+
+
+LIMIT = 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "dilation", "extra", "named"),
+    [
+        (3, 1, LIMIT // 2 + 1, 1, 0, "stride"),  # the strided input (H - 1)*stride + 1
+        (1, 3, 1, LIMIT // 2 + 1, 0, "dilation"),  # the dilated kernel span
+        (2, 2, 2**62, 2**62, 0, "stride"),  # each part within the limit, their sum past it: the larger part
+        (2, 3, 2**61, 2**62 - 1, 0, "dilation"),
+        (2, 1, LIMIT - 1, 1, 1, "stride"),  # the output padding tips it over
+    ],
+)
+def test_a_transposed_extent_past_an_index_names_the_argument_that_makes_it(size, kernel, stride, dilation, extra,
+                                                                            named):  # fmt: skip
+    x, weight = np.ones((1, 1, size, 1)), np.ones((1, 1, kernel, 1))
+    with pytest.raises(ConvArgumentError, match=rf"^{named}=.*exceeds 2\*\*63 - 1"):
+        normalize_transposed(x, weight, stride=(stride, 1), dilation=(dilation, 1), output_padding=(extra, 0))

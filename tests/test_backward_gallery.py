@@ -18,8 +18,16 @@ from collections import Counter
 
 import pytest
 from convcheck.impls.backward import BACKWARD, ENTRIES, TRANSPOSED, GradientEntry
-from convcheck.properties import simplify, test_backward, test_backward_laws, test_transposed, test_transposed_laws
+from convcheck.properties import (
+    simplify,
+    test_backward,
+    test_backward_extreme,
+    test_backward_laws,
+    test_transposed,
+    test_transposed_laws,
+)
 from convcheck.properties.backward_cases import backward_cases, transposed_cases
+from convcheck.properties.backward_extreme_cases import extreme_backward_cases, extreme_transposed_cases
 from convcheck.properties.failures import PropertyFailure
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
@@ -49,6 +57,7 @@ PROPERTIES = {  # operation -> property -> (strategy of an entry's cases or of t
         "appends": (test_transposed_laws.output_padded_cases, test_transposed_laws.check_output_padding_appends),
         "special": (test_transposed_laws.non_finite_arguments, test_transposed_laws.check_non_finite_propagation),
         "state": (test_transposed_laws.state_arguments, test_transposed_laws.check_calls_keep_no_state),
+        "extreme": (extreme_transposed_cases, test_backward_extreme.check_extreme_transposed),
     },
     BACKWARD: {
         "oracle": (lambda e: backward_cases(e), test_backward.check_matches_oracle),
@@ -61,6 +70,7 @@ PROPERTIES = {  # operation -> property -> (strategy of an entry's cases or of t
         "groups": (test_backward_laws.grouped_cases, test_backward_laws.check_groups_are_independent),
         "special": (test_backward_laws.non_finite_arguments, test_backward_laws.check_non_finite_propagation),
         "state": (test_backward_laws.state_arguments, test_backward_laws.check_calls_keep_no_state),
+        "extreme": (extreme_backward_cases, test_backward_extreme.check_extreme_gradients),
     },
 }
 KNOWN_BUGS = {  # each bug and the properties meant to catch it
@@ -79,6 +89,8 @@ KNOWN_BUGS = {  # each bug and the properties meant to catch it
     "groups_interleaved": {"groups", "oracle", "exactness", "adjoint", "differences"},
     "output_in_a_kept_buffer": {"state", "linearity"},
     "nan_output_zeroed": {"special"},
+    "full_canvas_allocated": {"extreme"},
+    "padded_input_allocated": {"extreme"},
 }
 CORRECT = {operation: ("loop", "torch") for operation in PROPERTIES}
 

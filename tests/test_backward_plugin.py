@@ -192,7 +192,9 @@ def test_a_gradient_callable_that_cannot_take_its_call_is_named():
     [("conv_transpose2d", "transposed"), ("conv2d_backward", "backward"), ("unfold_conv2d", "backward")],
 )
 def test_a_correct_users_call_passes_its_families_and_no_other(project, target, family):
-    run, report = convcheck_check(project, f"user_conv:{target}")
+    # Plain torch calls: torch 2.13 takes time quadratic in a huge stride, or crashes, on extreme arguments (see
+    # impls/backward/torch_autograd.py), so that family is left out here.
+    run, report = convcheck_check(project, f"user_conv:{target}", "-k", "not extreme")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert report["results"] == {target: {family: "pass"}}, "its call's family only: no conv2d family ran"
 

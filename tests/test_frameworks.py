@@ -8,6 +8,7 @@ must be lifted.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import os
 import subprocess
@@ -203,3 +204,28 @@ def test_tensorflow_onednn_loses_an_output_row_on_a_strided_batch():
     assert np.array_equal(impls.REGISTRY["im2col"](x, weight, stride=(1, 2))[6:, 0, 1, 0], [3, 9, 15, 21, 27, 33])
     # the row is never written: zeros or whatever the buffer held (TF_ENABLE_ONEDNN_OPTS=0 gives 3, 9, 15, ...)
     assert not np.any(out[6:, 0, 1, 0] == [3, 9, 15, 21, 27, 33])
+
+
+ABORTING_XLA_CASE = """
+import numpy as np
+from convcheck.impls import backward
+from convcheck.properties.backward_oracle import reference_conv_transpose2d, reference_input_gradient
+
+rng = np.random.default_rng(0)
+x, weight = rng.random((1, 1, 3, 2)), rng.random((1, 1, 2, 3))
+out = backward.ENTRIES[backward.TRANSPOSED]["jax"](x, weight, stride=(2, 1), padding=(1, 0))
+assert np.allclose(out, reference_conv_transpose2d(x, weight, stride=(2, 1), padding=(1, 0)))
+grad_x, _, _ = backward.ENTRIES[backward.BACKWARD]["jax"](x, rng.random((1, 1, 4, 4)), weight, stride=(2, 1),
+                                                          padding=(1, 0))
+assert np.allclose(grad_x, reference_input_gradient(x, weight, (4, 4), stride=(2, 1), padding=(1, 0)))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_jax_gradient_entries_compute_what_xlas_simplifier_aborts_on():
+    """XLA 0.10.2's algebraic simplifier aborts the process compiling an lhs-dilated convolution of a 3x2 input by a
+    2x3 kernel at stride (2, 1) and padding (1, 0): the transposed convolution and the vjp's input gradient of that
+    case. The entries stuff and pad the input behind an optimization barrier instead, and take grad_x from that."""
+    run = subprocess.run([sys.executable, "-c", ABORTING_XLA_CASE], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]

@@ -16,7 +16,7 @@ from convcheck.impls.backward.registry import backward_implementation, transpose
 from convcheck.impls.im2col import Unfolder
 
 
-def scatter_columns(grad: np.ndarray, weight: np.ndarray, stride, dilation, groups: int, extent) -> np.ndarray:
+def scatter_columns(grad: np.ndarray, weight: np.ndarray, stride, dilation, groups: int) -> np.ndarray:
     """The columns of every window by one product per image and group, added into a zero canvas tap by tap."""
     n, c_out, rows, cols = grad.shape
     _, c_group, kh, kw = weight.shape
@@ -25,8 +25,7 @@ def scatter_columns(grad: np.ndarray, weight: np.ndarray, stride, dilation, grou
     transposed = weight.reshape(groups, per_group, c_group * kh * kw).transpose(0, 2, 1)
     columns = np.matmul(transposed, grad.reshape(n, groups, per_group, rows * cols))
     columns = columns.reshape(n, groups * c_group, kh, kw, rows, cols)
-    height = max(extent[0], (rows - 1) * sh + dh * (kh - 1) + 1)
-    width = max(extent[1], (cols - 1) * sw + dw * (kw - 1) + 1)
+    height, width = (rows - 1) * sh + dh * (kh - 1) + 1, (cols - 1) * sw + dw * (kw - 1) + 1
     canvas = np.zeros((n, groups * c_group, height, width), dtype=grad.dtype)
     for u in range(kh):
         for v in range(kw):
@@ -45,7 +44,7 @@ def column_scatter(problem: ConvTranspose2dProblem) -> np.ndarray:
 @backward_implementation("col2im")
 def column_products(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """grad_x by col2im; grad_weight as one product per group with the forward patch matrix; grad_bias summed."""
-    forward, grad = problem.forward, problem.grad_out
+    forward, grad = problem.forward, problem.grad_out  # the Unfolder's memory follows the windows, not the padding
     n, c_out, rows, cols = grad.shape
     groups = forward.groups
     unfolder = Unfolder(forward)

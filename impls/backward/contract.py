@@ -92,9 +92,17 @@ def normalize_transposed(
             )
     problem = ConvTranspose2dProblem(x, weight, bias, stride, padding, output_padding, int(groups), dilation)
     for axis, name in ((0, "height"), (1, "width")):
-        full = transposed_output_size(x.shape[2 + axis], weight.shape[2 + axis], stride[axis], 0, dilation[axis], 0)
-        if full + output_padding[axis] > INDEX_LIMIT:
-            fail("stride", stride, f"the output {name} {full} exceeds 2**63 - 1")
+        # Each part of the output extent before the crop, then their sum, must be an index NumPy and torch hold.
+        stuffed = (x.shape[2 + axis] - 1) * stride[axis] + 1
+        span = dilation[axis] * (weight.shape[2 + axis] - 1) + 1
+        if span > INDEX_LIMIT:
+            fail("dilation", dilation, f"the dilated kernel {name} {span} exceeds 2**63 - 1")
+        if stuffed > INDEX_LIMIT:
+            fail("stride", stride, f"the strided input {name} {stuffed} exceeds 2**63 - 1")
+        full = stuffed + span - 1 + output_padding[axis]
+        if full > INDEX_LIMIT:
+            name_of_larger, value = ("stride", stride) if stuffed >= span else ("dilation", dilation)
+            fail(name_of_larger, value, f"the output {name} before the padding's crop, {full}, exceeds 2**63 - 1")
         if problem.output_shape[2 + axis] < 1:
             fail("padding", padding, f"the output {name} {problem.output_shape[2 + axis]} is less than 1")
     return problem

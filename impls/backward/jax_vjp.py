@@ -14,10 +14,16 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
+from convcheck.impls.backward._canvas import input_gradient_by, transposed_by
 from convcheck.impls.backward.autograd import on_cpu
 from convcheck.impls.backward.contract import Conv2dBackwardProblem, ConvTranspose2dProblem
 from convcheck.impls.backward.registry import backward_implementation, transposed_implementation
+from convcheck.impls.contract import Conv2dProblem
 from convcheck.impls.jax_lax import CALL_TIME_S, EXAMPLES, JAX, UNAVAILABLE
+
+# XLA 0.10.2's CPU convolution crashes the process (SIGFPE) on a stride (as lhs_dilation, also in the vjp) of 2**32
+# or more with two channels or more; numbers past int32 go through the compact forms.
+XLA_INDEX_LIMIT = 2**31 - 1
 
 
 def _convolve(lax, x, weight, stride, padding, dilation, groups, lhs_dilation=(1, 1)):
@@ -46,10 +52,14 @@ def compiled_transposed():
     def transposed(x, kernel, *, stride, padding, output_padding, groups, dilation):
         kh, kw = kernel.shape[:2]
         pads = [
-            (d * (k - 1) - p, d * (k - 1) - p + e)
-            for k, p, d, e in zip((kh, kw), padding, dilation, output_padding, strict=True)
+            (d * (k - 1) - p, d * (k - 1) - p + e, s - 1)
+            for k, p, d, e, s in zip((kh, kw), padding, dilation, output_padding, stride, strict=True)
         ]
-        return _convolve(lax, x, kernel, (1, 1), pads, dilation, groups, lhs_dilation=stride)
+        # The stride's zeros and the padding as a pad, not as the convolution's lhs_dilation: XLA 0.10.2's algebraic
+        # simplifier aborts the process on some lhs-dilated convolutions whose input is narrower than the kernel
+        # (x (1, 1, 3, 2), a (1, 1, 2, 3) kernel, stride (2, 1), padding (1, 0)).
+        stuffed = lax.optimization_barrier(lax.pad(x, np.zeros((), x.dtype), [(0, 0, 0), *pads, (0, 0, 0)]))
+        return _convolve(lax, stuffed, kernel, (1, 1), ((0, 0), (0, 0)), dilation, groups)
 
     return jax.jit(transposed, static_argnames=("stride", "padding", "output_padding", "groups", "dilation"))
 
@@ -65,17 +75,35 @@ def _transposed_kernel(weight: np.ndarray, groups: int) -> np.ndarray:
 
 @cache
 def compiled_gradients():
-    """The forward convolution's vector-Jacobian product, compiled once per shape, dtype and geometry."""
+    """The forward convolution's vector-Jacobian product in the weight and the bias, compiled once per shape, dtype
+    and geometry."""
     jax, lax = JAX.load()
 
     def gradients(grad_out, x, weight, *, stride, padding, dilation, groups):
-        def forward(x, weight, bias):
+        def forward(weight, bias):
             return _convolve(lax, x, weight, stride, padding, dilation, groups) + bias
 
-        _, pullback = jax.vjp(forward, x, weight, jax.numpy.zeros(weight.shape[-1], dtype=weight.dtype))
+        _, pullback = jax.vjp(forward, weight, jax.numpy.zeros(weight.shape[-1], dtype=weight.dtype))
         return pullback(grad_out)
 
     return jax.jit(gradients, static_argnames=("stride", "padding", "dilation", "groups"))
+
+
+def _transposed(x: np.ndarray, weight: np.ndarray, stride, padding, output_padding, groups: int, dilation):
+    """XLA's transposed convolution of ``x`` by a ``(C_in, C_out/groups, kH, kW)`` kernel, NCHW out (no bias)."""
+    jax, _ = JAX.load()
+    x64, device = on_cpu(jax, x.dtype)
+    with x64, device:
+        y = compiled_transposed()(
+            _nhwc(x), _transposed_kernel(weight, groups), stride=tuple(stride), padding=tuple(padding),
+            output_padding=tuple(output_padding), groups=groups, dilation=tuple(dilation),
+        )  # fmt: skip
+        return _nchw(y)
+
+
+def xla_scatter(grad: np.ndarray, weight: np.ndarray, stride, dilation, groups: int) -> np.ndarray:
+    """XLA's transposed convolution without padding: the canvas every value's taps reach."""
+    return _transposed(grad, weight, stride, (0, 0), (0, 0), groups, dilation)
 
 
 @transposed_implementation(
@@ -83,19 +111,31 @@ def compiled_gradients():
     non_finite_crosses_groups=True,
 )  # fmt: skip
 def jax_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
-    """XLA's convolution of the stride-dilated input with the flipped, channel-swapped kernel."""
-    jax, _ = JAX.load()
-    x64, device = on_cpu(jax, problem.x.dtype)
-    with x64, device:
-        y = compiled_transposed()(
-            _nhwc(problem.x), _transposed_kernel(problem.weight, problem.groups), stride=problem.stride,
-            padding=problem.padding, output_padding=problem.output_padding, groups=problem.groups,
-            dilation=problem.dilation,
-        )  # fmt: skip
-        out = _nchw(y)
+    """XLA's convolution of the stride-dilated input with the flipped, channel-swapped kernel (numbers past int32:
+    its canvas in compact form)."""
+    full = [(size - 1) * s + d * (k - 1) + 1 + e for size, k, s, d, e in zip(
+        problem.x.shape[2:], problem.weight.shape[2:], problem.stride, problem.dilation, problem.output_padding,
+        strict=True)]  # fmt: skip
+    if max(*problem.stride, *problem.dilation, *full) > XLA_INDEX_LIMIT:
+        return transposed_by(xla_scatter, problem)
+    out = _transposed(problem.x, problem.weight, problem.stride, problem.padding, problem.output_padding,
+                      problem.groups, problem.dilation)  # fmt: skip
     if problem.bias is not None:
         out += problem.bias[:, None, None]
     return out
+
+
+def _vjp(grad_out: np.ndarray, forward: Conv2dProblem) -> tuple[np.ndarray, np.ndarray]:
+    """``jax.vjp`` of ``forward`` plus a zero bias at ``grad_out``: (grad_weight, grad_bias), OIHW."""
+    jax, _ = JAX.load()
+    top, bottom, left, right = forward.padding
+    x64, device = on_cpu(jax, forward.x.dtype)
+    with x64, device:
+        grad_weight, grad_bias = compiled_gradients()(
+            _nhwc(grad_out), _nhwc(forward.x), forward.weight.transpose(2, 3, 1, 0), stride=forward.stride,
+            padding=((top, bottom), (left, right)), dilation=forward.dilation, groups=forward.groups,
+        )  # fmt: skip
+        return np.array(np.asarray(grad_weight).transpose(3, 2, 0, 1), order="C"), np.array(grad_bias)
 
 
 @backward_implementation(
@@ -103,14 +143,9 @@ def jax_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
     non_finite_crosses_groups=True,
 )  # fmt: skip
 def jax_gradients(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``jax.vjp`` of the forward convolution plus a zero bias, at grad_out."""
-    jax, _ = JAX.load()
-    forward = problem.forward
-    top, bottom, left, right = forward.padding
-    x64, device = on_cpu(jax, forward.x.dtype)
-    with x64, device:
-        grad_x, grad_weight, grad_bias = compiled_gradients()(
-            _nhwc(problem.grad_out), _nhwc(forward.x), forward.weight.transpose(2, 3, 1, 0), stride=forward.stride,
-            padding=((top, bottom), (left, right)), dilation=forward.dilation, groups=forward.groups,
-        )  # fmt: skip
-        return _nchw(grad_x), np.array(np.asarray(grad_weight).transpose(3, 2, 0, 1), order="C"), np.array(grad_bias)
+    """grad_weight and grad_bias by ``jax.vjp`` of the forward convolution plus a zero bias, at grad_out (numbers past
+    int32: of the tap-gathered problem); grad_x by XLA's transposed convolution of grad_out, placed over the input. Not
+    by the vjp: XLA 0.10.2 aborts the process compiling the vjp's input gradient of some strided convolutions whose
+    output is narrower than the kernel (see ``compiled_transposed``)."""
+    grad_weight, grad_bias = _vjp(problem.grad_out, problem.forward.with_numbers_up_to(XLA_INDEX_LIMIT))
+    return input_gradient_by(xla_scatter, problem), grad_weight, grad_bias

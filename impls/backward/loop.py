@@ -19,15 +19,14 @@ from convcheck.impls.backward.registry import backward_implementation, transpose
 MAX_GFLOP = 1.0
 
 
-def scatter_windows(grad: np.ndarray, weight: np.ndarray, stride, dilation, groups: int, extent) -> np.ndarray:
-    """Add ``grad[n, o, i, j] * weight[o, c]`` into window (i, j) of a zero canvas of at least ``extent`` rows and
-    columns: ``grad (N, C_out, rows, cols)`` and ``weight (C_out, C_in/groups, kH, kW)`` give ``(N, C_in, ...)``."""
+def scatter_windows(grad: np.ndarray, weight: np.ndarray, stride, dilation, groups: int) -> np.ndarray:
+    """Add ``grad[n, o, i, j] * weight[o, c]`` into window (i, j) of a zero canvas as long as the windows reach:
+    ``grad (N, C_out, rows, cols)`` and ``weight (C_out, C_in/groups, kH, kW)`` give ``(N, C_in, ...)``."""
     n, c_out, rows, cols = grad.shape
     _, c_group, kh, kw = weight.shape
     (sh, sw), (dh, dw) = stride, dilation
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    height, width = max(extent[0], (rows - 1) * sh + span_h), max(extent[1], (cols - 1) * sw + span_w)
-    canvas = np.zeros((n, groups * c_group, height, width), dtype=grad.dtype)
+    canvas = np.zeros((n, groups * c_group, (rows - 1) * sh + span_h, (cols - 1) * sw + span_w), dtype=grad.dtype)
     kernel = weight.reshape(groups, c_out // groups, c_group * kh * kw)
     per_group = grad.reshape(n, groups, c_out // groups, rows, cols)
     for i in range(rows):
@@ -45,10 +44,11 @@ def scattered_pixels(problem: ConvTranspose2dProblem) -> np.ndarray:
 
 @backward_implementation("loop", max_gflop=MAX_GFLOP)
 def scattered_windows(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """grad_x: each window's gradient scattered back, the border cropped; grad_weight: grad_out times each patch,
-    summed over the windows; grad_bias: grad_out summed."""
-    forward, grad = problem.forward, problem.grad_out
+    """grad_x: each window's gradient scattered back, the border cropped; grad_weight: grad_out times each patch
+    (of the input holding only what the windows read), summed over the windows; grad_bias: grad_out summed."""
+    grad = problem.grad_out
     grad_x = input_gradient_by(scatter_windows, problem)
+    forward = problem.forward.tap_gathered()  # the same windows, taps and values: padding, stride, dilation small
     n = grad.shape[0]
     image = forward.padded_input()
     c_out, c_group, kh, kw = forward.weight.shape

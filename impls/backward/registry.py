@@ -30,8 +30,8 @@ from convcheck.impls.signature import AUTOGRAD, BACKWARD, TRANSPOSED, implemente
 
 OPERATIONS = {TRANSPOSED: normalize_transposed, BACKWARD: normalize_backward}  # call -> its contract
 NOT_APPLICABLE = {  # call -> the forward's capabilities that mean nothing for it
-    TRANSPOSED: {"padding_strings", "memory_follows_output"},
-    BACKWARD: {"bias", "memory_follows_output"},
+    TRANSPOSED: {"padding_strings"},
+    BACKWARD: {"bias"},
 }
 _NOT_IMPLEMENTATIONS = {"autograd", "contract", "registry"}
 
@@ -44,7 +44,8 @@ class GradientEntry(Declarations):
     name: str
     function: Callable = field(repr=False)
     error_model: ErrorModel = ErrorModel.EXACT_SUMMATION
-    # what it covers, the forward's fields (but NOT_APPLICABLE's): its cases are drawn inside
+    # what it covers, the forward's fields (but NOT_APPLICABLE's): its cases are drawn inside; memory_follows_output
+    # (the extreme-argument family's memory law): True for the entries of this package, False for outside callables
     capabilities: Capabilities = Capabilities()
     unavailable: str | None = None  # why it cannot run on this machine, if it cannot
     library: str | None = None
@@ -121,6 +122,8 @@ class GradientEntry(Declarations):
         if unfit:
             raise ValueError(f"capabilities: {unfit} do not apply to {operation}")
         capabilities = Capabilities.from_dict(declared)
+        if capabilities.memory_follows_output is None:  # as for conv2d: not claimed unless declared
+            capabilities = replace(capabilities, memory_follows_output=False)
         omitted_parameters(function, frozenset(), operation)  # it can take the call, or a SignatureError says why
         return cls(
             operation, name, function, capabilities=capabilities, origin=origin, argument_error=ValueError,
@@ -132,8 +135,11 @@ def _registered(operation: str):
     """The decorator factory of ``operation``'s entries (see :func:`transposed_implementation`)."""
     contract = OPERATIONS[operation]
 
-    def factory(name: str, *, error_model=None, unavailable=None, library=None, dtypes=None, **declared):
-        capabilities = Capabilities() if dtypes is None else Capabilities(dtypes=tuple(dtypes))
+    def factory(name: str, *, error_model=None, unavailable=None, library=None, dtypes=None,
+                memory_follows_output: bool = True, **declared):  # fmt: skip
+        capabilities = Capabilities(memory_follows_output=memory_follows_output)
+        if dtypes is not None:
+            capabilities = replace(capabilities, dtypes=tuple(dtypes))
 
         def decorate(algorithm: Callable) -> GradientEntry:
             def call(*arguments, **keywords):
@@ -167,7 +173,7 @@ def _registered(operation: str):
 transposed_implementation = _registered(TRANSPOSED)
 transposed_implementation.__doc__ = """Decorate ``f(ConvTranspose2dProblem) -> ndarray`` into a conv_transpose2d entry
 that validates with the contract and refuses what it does not declare (``dtypes``, ``output_padding_below_stride``)
-with UnsupportedConfiguration before it runs."""
+with UnsupportedConfiguration before it runs; ``memory_follows_output=False`` leaves it out of the memory law."""
 backward_implementation = _registered(BACKWARD)
 backward_implementation.__doc__ = """Decorate ``f(Conv2dBackwardProblem) -> (grad_x, grad_weight, grad_bias)`` into a
 conv2d_backward entry that validates with the contract and refuses undeclared ``dtypes`` before it runs."""

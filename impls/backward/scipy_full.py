@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from convcheck.impls._library import Library
+from convcheck.impls.backward._canvas import input_gradient_by, transposed_by
 from convcheck.impls.backward.contract import Conv2dBackwardProblem, ConvTranspose2dProblem
 from convcheck.impls.backward.registry import backward_implementation, transposed_implementation
 from convcheck.impls.scipy_correlate import dilate_kernel
@@ -38,34 +39,21 @@ def full_convolutions(planes: np.ndarray, weight: np.ndarray, stride, dilation, 
     return np.stack(out).reshape(len(stuffed), per_group * groups, *out[0].shape)
 
 
-def resized(array: np.ndarray, before: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
-    """``array``'s planes from row (column) ``before`` on, ``size`` long, zeros past its end (a fresh array)."""
-    out = np.zeros(array.shape[:2] + tuple(size), dtype=array.dtype)
-    kept = array[:, :, before[0] : before[0] + size[0], before[1] : before[1] + size[1]]
-    out[:, :, : kept.shape[2], : kept.shape[3]] = kept
-    return out
-
-
 @transposed_implementation("scipy", max_gflop=MAX_GFLOP)
 def stuffed_convolution(problem: ConvTranspose2dProblem) -> np.ndarray:
     """'full' convolutions of the zero-stuffed input, extended by the output padding, cropped by the padding."""
-    full = full_convolutions(problem.x, problem.weight, problem.stride, problem.dilation, problem.groups)
-    (ph, pw), (eh, ew) = problem.padding, problem.output_padding
-    out = resized(full, (ph, pw), (full.shape[2] + eh - 2 * ph, full.shape[3] + ew - 2 * pw))
-    if problem.bias is not None:
-        out += problem.bias[:, None, None]
-    return out
+    return transposed_by(full_convolutions, problem)
 
 
 @backward_implementation("scipy", max_gflop=MAX_GFLOP)
 def stuffed_correlations(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """grad_x: the transposed convolution of grad_out, cropped to the input; grad_weight: 'valid' correlations of the
-    padded input with the zero-stuffed grad_out, per plane pair, summed over the batch; grad_bias: grad_out summed."""
+    padded input (holding only what the windows read) with the zero-stuffed grad_out, per plane pair, summed over the
+    batch; grad_bias: grad_out summed."""
     (signal,) = SCIPY_SIGNAL.load()
-    forward, grad = problem.forward, problem.grad_out
-    top, _, left, _ = forward.padding
-    full = full_convolutions(grad, forward.weight, forward.stride, forward.dilation, forward.groups)
-    grad_x = resized(full, (top, left), forward.x.shape[2:])
+    grad = problem.grad_out
+    grad_x = input_gradient_by(full_convolutions, problem)
+    forward = problem.forward.tap_gathered()  # the same windows, taps and values: padding, stride, dilation small
     image, stuffed = forward.padded_input(), dilate_kernel(grad, forward.stride)
     c_out, c_group, kh, kw = forward.weight.shape
     (dh, dw), per_group = forward.dilation, c_out // forward.groups

@@ -5,6 +5,7 @@ that only its bug is wrong about it; the correct computation is torch's. Test fi
 from dataclasses import replace
 
 import numpy as np
+from convcheck.impls.backward.loop import scatter_windows
 from convcheck.impls.backward.registry import backward_implementation, transposed_implementation
 from convcheck.impls.backward.torch_autograd import torch_gradients, torch_transposed
 
@@ -157,3 +158,36 @@ def non_finite_grad_out_zeroed(problem):
     """NaN and infinities in grad_out are set to zero before the gradients (a sanitizing step inside the call): they
     never reach grad_x, grad_weight or grad_bias."""
     return _gradients(replace(problem, grad_out=np.nan_to_num(problem.grad_out, nan=0.0, posinf=0.0, neginf=0.0)))
+
+
+@transposed_implementation("bug_full_canvas_allocated")
+def full_canvas_allocated(problem):
+    """Every input pixel times the kernel is scattered onto the whole canvas the windows reach, which is then cropped
+    by the padding: right values, but memory that follows the stride, the dilation and the padding."""
+    canvas = scatter_windows(problem.x, problem.weight, problem.stride, problem.dilation, problem.groups)
+    (ph, pw), (_, _, rows, cols) = problem.padding, problem.output_shape
+    out = np.zeros(problem.output_shape, dtype=canvas.dtype)
+    kept = canvas[:, :, ph : ph + rows, pw : pw + cols]
+    out[:, :, : kept.shape[2], : kept.shape[3]] = kept
+    if problem.bias is not None:
+        out += problem.bias[:, None, None]
+    return out
+
+
+@backward_implementation("bug_padded_input_allocated")
+def padded_input_allocated(problem):
+    """grad_weight is summed from the patches of the padded input, built whole: right values, but memory that
+    follows the padding (grad_x and grad_bias are torch's)."""
+    grad_x, _, grad_bias = _gradients(problem)
+    forward, grad = problem.forward, problem.grad_out
+    image = forward.padded_input()
+    (sh, sw), (dh, dw), groups = forward.stride, forward.dilation, forward.groups
+    c_out, c_group, kh, kw = forward.weight.shape
+    n, _, rows, cols = grad.shape
+    down = np.arange(rows)[:, None] * sh + np.arange(kh) * dh  # the padded row of window i's tap u
+    across = np.arange(cols)[:, None] * sw + np.arange(kw) * dw
+    patches = image[:, :, down[:, None, :, None], across[None, :, None, :]]  # (N, C_in, rows, cols, kH, kW)
+    patches = patches.reshape(n, groups, c_group, rows, cols, kh, kw)
+    per_group = grad.reshape(n, groups, c_out // groups, rows, cols)
+    grad_weight = np.einsum("ngoij,ngcijuv->gocuv", per_group, patches).reshape(forward.weight.shape)
+    return grad_x, np.ascontiguousarray(grad_weight, dtype=grad.dtype), grad_bias
