@@ -20,6 +20,10 @@ def register_profiles() -> None:
     settings.register_profile("default", max_examples=40, phases=find_and_shrink, **common)
     settings.register_profile("ci", max_examples=60, phases=find_and_shrink, **common)
     settings.register_profile("thorough", max_examples=600, phases=find_and_shrink, **common)
+    # A smoke test of a setup (an installation, a plug-in's wiring): every property runs, on a few examples each.
+    settings.register_profile(
+        "smoke", max_examples=4, phases=[Phase.explicit, Phase.generate], database=None, derandomize=True, **common
+    )
     # The known-bug gallery: find the bug, skip the costly shrink; derandomized, so that a catch or a miss is a
     # property of the code under test, not of one run's draw.
     settings.register_profile(
