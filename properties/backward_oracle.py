@@ -1,20 +1,18 @@
-"""The references of the transposed convolution and of conv2d's gradients: the forward oracle through the textbook
-identities, not a second summation engine.
+"""The references of the transposed convolution and of conv2d's gradients, by the textbook identities from the forward
+oracle's own pieces: its contraction over channels, its runs of indices, and the oracle itself.
 
-- The transposed convolution is a forward convolution (:func:`convcheck.properties.oracle.reference_conv2d`) of the
-  input stuffed with ``stride - 1`` zeros between its values and padded with ``dilation*(k - 1) - padding`` zeros on
-  both sides (negative: rows cropped) and ``output_padding`` more at the end, by the kernel flipped and its two channel
-  axes swapped per group.
-- The input gradient of conv2d is the same with ``grad_out`` as the input: its windows cover the padded input from
-  its first row, which the forward padding then crops, and rows past the last window get nothing.
-- The weight gradient is, per group, a convolution of the padded input (its channels as the batch, its batch as the
-  channels) by ``grad_out`` (the same), with the stride as the dilation and the dilation as the stride; the padded
-  input ends where the last window does, so the convolution has one output per tap.
-
-Where the stuffed and padded input would be longer than the input's (value, tap) pairs and the result together (a
-stride, dilation or padding far beyond the input), that axis is stuffed with ``k - 1`` zeros instead and not dilated:
-each value's taps side by side, one product sum each, which are then added where they land, ``i*stride + t*dilation``
-less the padding, inside the result. No array follows the stride, the dilation or the padding.
+- The transposed convolution scatters: each value ``i`` of the input times each tap ``t`` of the kernel lands at
+  ``i*stride + t*dilation - padding`` per axis (inside the output, ``output_padding`` rows more at the end); tap by
+  tap, the values that land inside are contracted over the group's channels with the forward oracle's
+  :func:`convcheck.properties.oracle.contracted` and added where they land
+  (:func:`convcheck.properties.oracle.tap_reads`: where a run of values lands). No array follows the stride, the
+  dilation or the padding, and no product is formed with a zero that a stuffed input would hold.
+- The input gradient of conv2d is the same with ``grad_out`` as the input and the forward kernel read as the
+  transposed one, its windows placed from the padded input's first row, which the forward padding then crops.
+- The weight gradient is, per group, a forward convolution (:func:`convcheck.properties.oracle.reference_conv2d`) of
+  the padded input (its channels as the batch, its batch as the channels) by ``grad_out`` (the same), with the stride
+  as the dilation and the dilation as the stride; the padded input ends where the last window does, so the convolution
+  has one output per tap.
 
 Like the forward oracle, this imports nothing from ``impls``: it parses the forward padding with the oracle's own
 :func:`convcheck.properties.oracle.explicit_padding`.
@@ -23,72 +21,38 @@ Like the forward oracle, this imports nothing from ``impls``: it parses the forw
 from __future__ import annotations
 
 import numpy as np
-from convcheck.properties.oracle import accumulator_dtype, explicit_padding, pair, reference_conv2d, tap_reads
-
-
-def stuffed(x: np.ndarray, stride, before, after) -> np.ndarray:
-    """``x`` with ``stride - 1`` zeros between its values along H and W, then ``before`` and ``after`` zeros at the
-    two ends of each axis (a negative number crops that many rows or columns)."""
-    n, c, h, w = x.shape
-    (sh, sw) = stride
-    out = np.zeros((n, c, (h - 1) * sh + 1, (w - 1) * sw + 1), dtype=x.dtype)
-    out[:, :, ::sh, ::sw] = x
-    out = np.pad(out, ((0, 0), (0, 0), *((max(b, 0), max(a, 0)) for b, a in zip(before, after, strict=True))))
-    (top, left), (bottom, right) = (max(-b, 0) for b in before), (max(-a, 0) for a in after)
-    return out[:, :, top : out.shape[2] - bottom, left : out.shape[3] - right]
-
-
-def adjoint_kernel(weight: np.ndarray, groups: int) -> np.ndarray:
-    """The forward kernel ``(C_out, C_in/groups, kH, kW)`` of a transposed convolution's ``(C_in, C_out/groups, kH,
-    kW)``: the two channel axes swapped within each group, the taps flipped."""
-    c_in, per_group, kh, kw = weight.shape
-    swapped = weight.reshape(groups, c_in // groups, per_group, kh, kw).swapaxes(1, 2)
-    return swapped.reshape(groups * per_group, c_in // groups, kh, kw)[:, :, ::-1, ::-1]
-
-
-def scattered(x, weight, bias, stride, dilation, groups, before, after, dtype=None) -> np.ndarray:
-    """The forward convolution of ``x`` stuffed by ``stride`` and padded by ``before``/``after`` (per axis) with the
-    adjoint kernel of ``weight``: each value of ``x`` times the kernel, added where its taps land."""
-    return reference_conv2d(
-        stuffed(x, stride, before, after), adjoint_kernel(weight, groups), bias, dilation=dilation, groups=groups,
-        dtype=dtype,
-    )  # fmt: skip
-
-
-def landed(sums: np.ndarray, axis: int, kernel: int, stride: int, dilation: int, offset: int, size: int) -> np.ndarray:
-    """Along ``axis`` of ``sums`` (value ``i``'s tap ``t`` at ``i*kernel + t``), each sum added at
-    ``i*stride + t*dilation - offset`` inside ``[0, size)``."""
-    shape = list(sums.shape)
-    shape[axis] = size
-    out = np.zeros(shape, dtype=sums.dtype)
-    values = sums.shape[axis] // kernel
-    for t in range(kernel):
-        reads = tap_reads(size, values, stride, t * dilation - offset)
-        if reads is not None:
-            (chosen, positions), before = reads, (slice(None),) * axis
-            out[before + (positions,)] += np.take(sums, range(t, sums.shape[axis], kernel), axis=axis)[
-                before + (chosen,)
-            ]
-    return out
+from convcheck.properties.oracle import (
+    accumulator_dtype,
+    contracted,
+    explicit_padding,
+    pair,
+    reference_conv2d,
+    tap_reads,
+)
 
 
 def placed(x, weight, bias, stride, dilation, groups, offset, size, dtype=None) -> np.ndarray:
     """Each value ``i`` of ``x`` times each tap ``t`` of ``weight`` (a transposed convolution's), summed over the
-    group's channels, added at ``i*stride + t*dilation - offset`` inside ``[0, size)`` per axis, plus ``bias``."""
-    geometry, compact = [], []
-    for values, k, s, d, first, length in zip(x.shape[2:], weight.shape[2:], stride, dilation, offset, size,
-                                                strict=True):  # fmt: skip
-        used = (values - 1) * s + 1  # the stuffed extent
-        before, after = d * (k - 1) - first, length + first - used
-        compact.append(used + max(before, 0) + max(after, 0) > values * k + length)
-        geometry.append((k, 1, k - 1, k - 1) if compact[-1] else (s, d, before, after))
-    strides, dilations, befores, afters = zip(*geometry, strict=True)
-    out = scattered(x, weight, None, strides, dilations, groups, befores, afters, dtype)
-    for axis, k, s, d, first, length in zip((0, 1), weight.shape[2:], stride, dilation, offset, size, strict=True):
-        if compact[axis]:
-            out = landed(out, 2 + axis, k, s, d, first, length)
+    group's channels, added at ``i*stride + t*dilation - offset`` inside ``[0, size)`` per axis, plus ``bias``: tap by
+    tap, one contraction over the channels of the values that land inside, added where they land."""
+    dtype = accumulator_dtype(x.dtype) if dtype is None else np.dtype(dtype)
+    n, c_in, height, width = x.shape
+    _, per_group, kh, kw = weight.shape
+    c_group = c_in // groups
+    values = x.astype(dtype).reshape(n, groups, c_group, height, width)
+    taps = np.swapaxes(weight.astype(dtype).reshape(groups, c_group, per_group, kh, kw), 1, 2)  # (G, O, C, kH, kW)
+    out = np.zeros((n, groups, per_group, *size), dtype=dtype)
+    for u in range(kh):
+        if (along_h := tap_reads(size[0], height, stride[0], u * dilation[0] - offset[0])) is None:
+            continue
+        for v in range(kw):
+            if (along_w := tap_reads(size[1], width, stride[1], v * dilation[1] - offset[1])) is None:
+                continue
+            (rows, at_h), (cols, at_w) = along_h, along_w
+            out[..., at_h, at_w] += contracted(np.ascontiguousarray(taps[..., u, v]), values[..., rows, cols])
+    out = out.reshape(n, groups * per_group, *size)
     if bias is not None:
-        out += np.asarray(bias, dtype=out.dtype)[:, None, None]
+        out += np.asarray(bias, dtype=dtype)[:, None, None]
     return out
 
 
