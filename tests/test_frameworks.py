@@ -229,3 +229,17 @@ def test_jax_gradient_entries_compute_what_xlas_simplifier_aborts_on():
     run = subprocess.run([sys.executable, "-c", ABORTING_XLA_CASE], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime is not installed")
+def test_onnxruntime_transposed_wrong_past_int64_is_handed_over_in_compact_form():
+    """ONNX Runtime's ConvTranspose adds both rows of a 2x8 input into the one output row when the stride is 2**62 and
+    the padding 2**61 (both rows land outside it: zeros); the entry hands such numbers over in compact form."""
+    from convcheck.impls.backward import ENTRIES, TRANSPOSED
+    from convcheck.impls.backward.onnxruntime_transposed import session
+
+    x, weight = np.arange(1, 17, dtype=np.float32).reshape(1, 1, 2, 8), np.ones((1, 1, 1, 1), dtype=np.float32)
+    (direct,) = session(False, (2**62, 1), (2**61, 0), (0, 0), (1, 1), 1).run(None, {"x": x, "weight": weight})
+    assert np.array_equal(direct.ravel(), x[0, 0, 0] + x[0, 0, 1])
+    out = ENTRIES[TRANSPOSED]["onnxruntime"](x, weight, stride=(2**62, 1), padding=(2**61, 0))
+    assert np.array_equal(out, np.zeros((1, 1, 1, 8), dtype=np.float32))

@@ -76,6 +76,17 @@ def placed(scatter: Callable, grad: np.ndarray, weight: np.ndarray, stride, dila
     return np.ascontiguousarray(canvas)
 
 
+def largest_number(problem: ConvTranspose2dProblem) -> int:
+    """The largest stride, dilation or extent of the canvas the windows reach (with the output padding) of a
+    transposed convolution: what a library's own indices must hold to compute it directly."""
+    canvas = [
+        (size - 1) * s + d * (k - 1) + 1 + e
+        for size, k, s, d, e in zip(problem.x.shape[2:], problem.weight.shape[2:], problem.stride, problem.dilation,
+                                    problem.output_padding, strict=True)
+    ]  # fmt: skip
+    return max(*problem.stride, *problem.dilation, *canvas)
+
+
 def transposed_by(scatter: Callable, problem: ConvTranspose2dProblem) -> np.ndarray:
     """conv_transpose2d: every input pixel scattered by ``scatter``, the canvas cropped by the padding, plus bias."""
     size = problem.output_shape[2:]

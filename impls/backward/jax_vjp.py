@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from convcheck.impls.backward._canvas import input_gradient_by, transposed_by
+from convcheck.impls.backward._canvas import input_gradient_by, largest_number, transposed_by
 from convcheck.impls.backward.autograd import on_cpu
 from convcheck.impls.backward.contract import Conv2dBackwardProblem, ConvTranspose2dProblem
 from convcheck.impls.backward.registry import backward_implementation, transposed_implementation
@@ -118,10 +118,7 @@ def xla_scatter(grad: np.ndarray, weight: np.ndarray, stride, dilation, groups: 
 def jax_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
     """XLA's convolution of the stride-dilated input with the flipped, channel-swapped kernel (numbers past int32:
     its canvas in compact form)."""
-    full = [(size - 1) * s + d * (k - 1) + 1 + e for size, k, s, d, e in zip(
-        problem.x.shape[2:], problem.weight.shape[2:], problem.stride, problem.dilation, problem.output_padding,
-        strict=True)]  # fmt: skip
-    if max(*problem.stride, *problem.dilation, *full) > XLA_INDEX_LIMIT:
+    if largest_number(problem) > XLA_INDEX_LIMIT:
         return transposed_by(xla_scatter, problem)
     out = _transposed(problem.x, problem.weight, problem.stride, problem.padding, problem.output_padding,
                       problem.groups, problem.dilation)  # fmt: skip

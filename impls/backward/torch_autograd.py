@@ -20,7 +20,7 @@ gathered inside the graph, so that autograd adds the gradient of each gathered r
 from __future__ import annotations
 
 import numpy as np
-from convcheck.impls.backward._canvas import transposed_by
+from convcheck.impls.backward._canvas import largest_number, transposed_by
 from convcheck.impls.backward.autograd import as_numpy, torch_vjp
 from convcheck.impls.backward.contract import Conv2dBackwardProblem, ConvTranspose2dProblem
 from convcheck.impls.backward.registry import backward_implementation, transposed_implementation
@@ -42,10 +42,7 @@ def torch_scatter(x: np.ndarray, weight: np.ndarray, stride, dilation, groups: i
 def torch_transposed(problem: ConvTranspose2dProblem) -> np.ndarray:
     """``F.conv_transpose2d`` on the CPU, without autograd (numbers it does not take: its canvas in compact form)."""
     torch, F = TORCH.load()
-    full = [(size - 1) * s + d * (k - 1) + 1 + e for size, k, s, d, e in zip(
-        problem.x.shape[2:], problem.weight.shape[2:], problem.stride, problem.dilation, problem.output_padding,
-        strict=True)]  # fmt: skip
-    if max(*problem.stride, *problem.dilation, *full) > TORCH_INDEX_LIMIT or max(problem.stride) > TORCH_STRIDE_LIMIT:
+    if largest_number(problem) > TORCH_INDEX_LIMIT or max(problem.stride) > TORCH_STRIDE_LIMIT:
         return transposed_by(torch_scatter, problem)
     with torch.no_grad():
         y = F.conv_transpose2d(
