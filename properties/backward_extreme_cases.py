@@ -7,7 +7,8 @@ of one, whose output, ``H_out = (H - 1)*stride - 2*padding + dilation*(kH - 1) +
 input's few rows, whatever the numbers: every huge value a transposed convolution can take with a small output is
 balanced by another in that formula, and the adjoint balances each.
 
-- a stride up to 2**63 - 1 on one input row (the stride then never counts), or on two under half of it as padding;
+- a stride up to 2**63 - 1 on one input row (the stride then never counts), or on two under half of it as padding (a
+  quarter of the cases, where the entry takes any stride: two rows 2**20 to 2**62 apart);
 - a padding of hundreds, or of 2**61, under a larger stride (the stride's rows cropped);
 - a dilation of hundreds under a padding of half the dilated span;
 - an output padding up to the stride less one under a padding of half of it (the forward's unused rows, as many as
@@ -36,19 +37,38 @@ def extreme_backward_cases(entry):
 
 
 @st.composite
+def two_windows_under_a_huge_stride(draw, forward):
+    """``forward`` with a stride of 2**20 or more over its rows and the padding that leaves it two windows: its
+    adjoint has two input rows that far apart, all the rows between them cropped (a canvas that follows the stride
+    would take from gigabytes to more than any machine has)."""
+    stride = draw(st.integers(2**20, 2**62))
+    span = forward.dilation[0] * (forward.kh - 1) + 1
+    padding = -(-(stride - forward.h + span) // 2)  # the padded rows reach a second window, not a third
+    width_padding = 0 if forward.padding == "valid" else forward.padding[1]
+    return replace(forward, stride=(stride, forward.stride[1]), padding=(padding, width_padding))
+
+
+@st.composite
 def extreme_transposed_cases(draw, entry) -> GradientCase:
     """conv_transpose2d cases: adjoints of the forward's extreme configurations (symmetric integer padding) inside
     ``entry``'s capabilities, with the forward's unused rows as output padding or, half the time, another one that
     torch (and the entry) allows and that leaves between 1 and 8 more rows of output."""
     capabilities = replace(entry.capabilities, dtypes=declared(entry), padding_strings=("valid",))
     forward = draw(extreme_cases(capabilities))
+    free = capabilities.strides is None and not capabilities.square_strides and not capabilities.int_padding
+    if free and draw(st.integers(0, 3)) == 0:
+        forward = draw(two_windows_under_a_huge_stride(forward))
     natural = GradientCase(forward).unused_rows()
     if draw(st.booleans()):
         return GradientCase(forward, natural)
     extra = []
     for axis, size in enumerate((forward.h, forward.w)):
         low = max(0, natural[axis] - size + 1)  # at least one output row
-        high = min(largest_output_padding(entry, forward, axis), natural[axis] + OUTPUT_PADDING_SPREAD)
+        padded = size + 2 * (0 if forward.padding == "valid" else forward.padding[axis])
+        # the adjoint's output before the crop, the forward's padded extent with the natural output padding, stays
+        # inside what an index holds
+        high = min(largest_output_padding(entry, forward, axis), natural[axis] + OUTPUT_PADDING_SPREAD,
+                   natural[axis] + INDEX_LIMIT - padded)  # fmt: skip
         extra.append(draw(st.integers(low, high)))
     return GradientCase(forward, tuple(extra))
 
