@@ -8,7 +8,8 @@ interpreter, once (pedantic, one round), with a fixed Hypothesis seed so that ru
   per family, seconds and examples per second are in ``extra_info["families"]``;
 - ``suite:first failure``: a known bug of the gallery (``tests/gallery/buggy.py``) with ``-x``, to the first failing
   report (search, shrink and simplification included); which test failed, and when, are in ``extra_info``;
-- ``suite:FAMILY``: one family's module on the correct entry; ``extra_info["examples_per_s"]`` is its rate.
+- ``suite:MODULE``: one family module on the correct entry (the gradient calls' modules: on the registered loops); per
+  family it holds, ``extra_info["families"]`` has its examples per second.
 
 Timed runs only: with ``--benchmark-disable`` (the test command's single pass) the start-up row, the ``shape``
 family and the quickest bug run, and the other rows skip, saying so.
@@ -23,7 +24,9 @@ from benchmarks.suite_speed import ROOT, SuiteRun, run_suite
 
 CORRECT = "einsum_float64"  # a correct outside callable, written differently from every registered entry
 BUGS = ("bias_dropped", "padding_one_side", "channels_unchecked", "cached_by_id")  # agreement, geometry, invalid, state
-FAMILIES = sorted(path.stem.removeprefix("test_") for path in (ROOT / "properties").glob("test_*.py"))
+MODULES = sorted(path.stem.removeprefix("test_") for path in (ROOT / "properties").glob("test_*.py"))
+# Modules of the gradient calls' families: run on the registered textbook loops of both calls (a conv2d runs none)
+GRADIENT_MODULES = {module for module in MODULES if module.startswith(("backward", "transposed"))}
 QUICK = {"bias_dropped", "shape"}  # what runs when benchmarks are disabled
 SEED = "--hypothesis-seed=0"
 
@@ -89,11 +92,17 @@ def test_seconds_to_the_first_failure(benchmark, bug):
     )
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_examples_per_second(benchmark, family):
-    """One family's module on the correct outside callable: its examples per second (time in its tests only)."""
-    quick_only(benchmark, family)
-    module = f"properties/test_{family}.py"
-    run = suite_row(benchmark, f"suite:{family}", CORRECT, module, outside(CORRECT, "correct", CORRECT), "-k", CORRECT)
+@pytest.mark.parametrize("module", MODULES)
+def test_examples_per_second(benchmark, module):
+    """One family module on a correct callable (the outside conv2d; for the gradient calls, the registered textbook
+    loops): its examples per second (time in its tests only), per family it holds."""
+    quick_only(benchmark, module)
+    path = f"properties/test_{module}.py"
+    if module in GRADIENT_MODULES:
+        run = suite_row(benchmark, f"suite:{module}", "loop", path, "-k", "loop")
+    else:
+        callable_ = outside(CORRECT, "correct", CORRECT)
+        run = suite_row(benchmark, f"suite:{module}", CORRECT, path, callable_, "-k", CORRECT)
     assert run.returncode == 0, run.output[-3000:]
-    benchmark.extra_info.update(run.families()[family])
+    assert run.families(), run.output[-3000:]
+    benchmark.extra_info["families"] = run.families()
