@@ -26,7 +26,7 @@ from convcheck.properties.scalable import reference
 
 from benchmarks import gemm
 from benchmarks.report import GEMM, LIBRARY_GEMM, REFERENCE
-from benchmarks.timing import gemm_row, run, verify
+from benchmarks.timing import gemm_row, run, skip_large_gemm_rows_untimed, verify
 from benchmarks.workloads import WORKLOADS, Workload
 
 workload_parameter = pytest.mark.parametrize("workload", WORKLOADS, ids=[workload.name for workload in WORKLOADS])
@@ -94,6 +94,7 @@ def test_gemm_baseline(benchmark, request, workload: Workload, library: str | No
     ``library``, in the fastest formulation of that library's BLAS (the limit of an implementation built on it)."""
     if library is not None and gemm.libraries() == (library,):
         pytest.skip(f"the GEMM row already uses {library}'s BLAS only (no other BLAS is installed)")
+    skip_large_gemm_rows_untimed(benchmark, workload)
     name = GEMM if library is None else LIBRARY_GEMM.format(library=library)
     (formulation,), call, checks = gemm_row([gemm.layer_product(workload)], threads["blas"], library, benchmark.enabled)
     results = run(benchmark, request, workload, name, call, threads, paired(request, workload, threads, name),

@@ -35,7 +35,7 @@ from benchmarks.gradients import (
     references,
 )
 from benchmarks.report import GEMM, LIBRARY_GEMM, REFERENCE
-from benchmarks.timing import gemm_row, run, verify
+from benchmarks.timing import gemm_row, run, skip_large_gemm_rows_untimed, verify
 
 AUTOGRAD = "torch-autograd"  # the row of torch's conv2d_backward entry: the reference is torch's backward alone
 TRANSPOSED_CALL, BACKWARD_CALL = gradients.CALLS[TRANSPOSED], gradients.CALLS[BACKWARD]
@@ -136,6 +136,7 @@ def test_gradient_gemm(benchmark, request, workload: GradientWorkload, library: 
     the ``T`` group; torch's grad_x row is paired with it all the same)."""
     if library is not None and gemm.libraries() == (library,):
         pytest.skip(f"the GEMM row already uses {library}'s BLAS only (no other BLAS is installed)")
+    skip_large_gemm_rows_untimed(benchmark, workload)
     name = GEMM if library is None else LIBRARY_GEMM.format(library=library)
     formulations, call, checks = gemm_row(workload.products(), threads["blas"], library, benchmark.enabled)
     results = run(benchmark, request, workload, name, call, threads, paired(workload, threads, name),

@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import pytest
 from convcheck.properties.assertions import assert_close
 from convcheck.properties.scalable import check_name, product_reference
 
@@ -66,6 +67,17 @@ def verify(benchmark, workload, entry, checks: Sequence[tuple[object, np.ndarray
         error = np.abs(result - expected) / np.maximum(bound, np.finfo(np.float64).tiny)
         worst = max(worst, float(np.max(error, initial=0.0)))
     record.update(passed=True, worst_error_per_bound=worst)
+
+
+UNTIMED_GEMM_GFLOP = 0.5  # the largest layer whose GEMM rows the untimed single pass runs
+
+
+def skip_large_gemm_rows_untimed(benchmark, workload) -> None:
+    """In the untimed single pass (``--benchmark-disable``, the test command's), skip the GEMM rows of a layer past
+    ``UNTIMED_GEMM_GFLOP``: a BLAS product checked against its float64 product costs seconds there and checks no
+    implementation; the smaller layers' rows run the same code."""
+    if not benchmark.enabled and workload.gflop > UNTIMED_GEMM_GFLOP:
+        pytest.skip(f"timed runs only: a GEMM row past {UNTIMED_GEMM_GFLOP} GFLOP ({workload.gflop:.3g})")
 
 
 def gemm_row(products: Sequence[gemm.Product], blas_threads: int | None, library: str | None, chosen: bool):
