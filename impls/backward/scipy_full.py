@@ -3,7 +3,8 @@
 The transposed convolution (and the input gradient) of one plane pair is the 'full' convolution of the input plane,
 stuffed with ``stride - 1`` zeros between its values, with the kernel, stuffed with ``dilation - 1`` zeros: input
 value ``i`` times tap ``t`` lands at ``i*stride + t*dilation``. The weight gradient of one plane pair is the 'valid'
-correlation of the padded input plane with the zero-stuffed gradient plane, read at the lags ``t*dilation``.
+correlation of each stride phase of the padded input plane with the gradient plane, read at the lags of that phase's
+taps (never a stuffed zero times the input, so NaN and infinity reach only their products).
 ``scipy.signal`` is imported at the first call.
 """
 
@@ -46,21 +47,37 @@ def stuffed_convolution(problem: ConvTranspose2dProblem) -> np.ndarray:
 
 
 @backward_implementation("scipy", max_gflop=MAX_GFLOP)
-def stuffed_correlations(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """grad_x: the transposed convolution of grad_out, cropped to the input; grad_weight: 'valid' correlations of the
-    padded input (holding only what the windows read) with the zero-stuffed grad_out, per plane pair, summed over the
-    batch; grad_bias: grad_out summed."""
+def phase_correlations(problem: Conv2dBackwardProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """grad_x: the transposed convolution of grad_out, cropped to the input; grad_weight: 'valid' correlations of
+    each stride phase of the padded input (holding only what the windows read) with grad_out, per plane pair, summed
+    over the batch, read at the lags of the taps in that phase; grad_bias: grad_out summed."""
     (signal,) = SCIPY_SIGNAL.load()
     grad = problem.grad_out
     grad_x = input_gradient_by(full_convolutions, problem)
     forward = problem.forward.tap_gathered()  # the same windows, taps and values: padding, stride, dilation small
-    image, stuffed = forward.padded_input(), dilate_kernel(grad, forward.stride)
+    image, (sh, sw) = forward.padded_input(), forward.stride
     c_out, c_group, kh, kw = forward.weight.shape
-    (dh, dw), per_group = forward.dilation, c_out // forward.groups
+    per_group, (rows, cols) = c_out // forward.groups, grad.shape[2:]
     grad_weight = np.zeros(forward.weight.shape, dtype=grad.dtype)
-    for o in range(c_out):
-        first = (o // per_group) * c_group
-        for c in range(c_group):
-            lags = sum(signal.correlate2d(image[n, first + c], stuffed[n, o], mode="valid") for n in range(len(grad)))
-            grad_weight[o, c] = lags[: dh * (kh - 1) + 1 : dh, : dw * (kw - 1) + 1 : dw]
+    for (ph, pw), taps in _taps_by_phase((kh, kw), forward.dilation, (sh, sw)).items():
+        last_h, last_w = max(tap[2] for tap in taps), max(tap[3] for tap in taps)
+        phase = image[:, :, ph::sh, pw::sw][:, :, : last_h + rows, : last_w + cols]  # no stuffed zero: no 0 * NaN
+        for o in range(c_out):
+            first = (o // per_group) * c_group
+            for c in range(c_group):
+                lags = sum(signal.correlate2d(phase[n, first + c], grad[n, o], mode="valid") for n in range(len(grad)))
+                for u, v, lag_h, lag_w in taps:
+                    grad_weight[o, c, u, v] = lags[lag_h, lag_w]
     return grad_x, grad_weight, grad.sum(axis=(0, 2, 3))
+
+
+def _taps_by_phase(kernel, dilation, stride) -> dict[tuple[int, int], list[tuple[int, int, int, int]]]:
+    """The taps (u, v) grouped by the stride phase of the input rows and columns they read, each with its lag in
+    that phase: tap ``u`` reads rows ``u*dilation + i*stride``, phase ``u*dilation % stride``."""
+    taps = {}
+    for u in range(kernel[0]):
+        lag_h, ph = divmod(u * dilation[0], stride[0])
+        for v in range(kernel[1]):
+            lag_w, pw = divmod(v * dilation[1], stride[1])
+            taps.setdefault((ph, pw), []).append((u, v, lag_h, lag_w))
+    return taps
