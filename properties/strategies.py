@@ -80,6 +80,7 @@ def _one_of(options: tuple) -> st.SearchStrategy:
 
 
 @functools.cache
+@functools.cache
 def _count_strategy(low: int, high: int, edges: tuple[int, ...]) -> st.SearchStrategy[int]:
     uniform = st.integers(low, high)
     return st.one_of(uniform, _one_of(edges)) if edges else uniform
@@ -273,30 +274,26 @@ def with_drawn_values(draw, case: ConvCase) -> ConvCase:
     """``case`` carrying Hypothesis-drawn leading values for each array.
 
     The values are one fixed-size draw, whatever the kind and the shapes, so that when Hypothesis shrinks the
-    geometry or switches float data to small integers the values stay where they were.
+    geometry or switches float data to small integers the values stay where they were. An all-zero array shows
+    nothing: where the used values of x or of weight are all zero (the draw Hypothesis shrinks to), the first is 1,
+    by construction rather than by a filter, which would reject the draw after every other field was drawn.
     """
     used = tuple(
         0 if shape is None else min(math.prod(shape), k) for shape, k in zip(case.shapes(), DRAWN, strict=True)
     )
-    pools = _split(draw(_pools(used)))
-    return replace(case, data=tuple(leading_values(pool, count) for pool, count in zip(pools, used, strict=True)))
+    pools = _split(draw(_POOLS))
+    data = [leading_values(pool, count) for pool, count in zip(pools, used, strict=True)]
+    data[:2] = [values or (1,) for values in data[:2]]
+    return replace(case, data=tuple(data))
+
+
+_POOLS = st.binary(min_size=sum(DRAWN), max_size=sum(DRAWN))
 
 
 def _split(pools: bytes) -> list[bytes]:
     """The drawn bytes as the pools of x, weight and bias."""
     ends = itertools.accumulate(DRAWN)
     return [pools[end - k : end] for end, k in zip(ends, DRAWN, strict=True)]
-
-
-@functools.cache
-def _pools(used: tuple[int, int, int]) -> st.SearchStrategy[bytes]:
-    """The bytes of all pools, with some nonzero value among the ``used`` ones of x and of weight (an all-zero
-    array shows nothing). Cached: a strategy is built and analysed once per shape, not per example."""
-
-    def shows_something(pools: bytes) -> bool:
-        return all(leading_values(pool, count) for pool, count in zip(_split(pools)[:2], used[:2], strict=True))
-
-    return st.binary(min_size=sum(DRAWN), max_size=sum(DRAWN)).filter(shows_something)
 
 
 def exact_cases(capabilities: Capabilities = Capabilities(), **constraints):
