@@ -86,6 +86,23 @@ def error_bound(error_model: str, x, weight, bias=None, reference_dtype=None, **
     return bound
 
 
+def reference_and_bound(error_model: str, x, weight, bias=None, reference_dtype=None, **geometry):
+    """The oracle's result (in ``reference_dtype``, default the oracle's) and :func:`error_bound`, from one pass of
+    the reference: x and |x| side by side as twice the groups, with kernels w and |w|, so that a result and its
+    magnitude share the reference's work."""
+    groups = geometry.pop("groups", 1)
+    dtype = accumulator_dtype(x.dtype) if reference_dtype is None else np.dtype(reference_dtype)
+    both = reference_conv2d(
+        np.concatenate([x, np.abs(x)], axis=1), np.concatenate([weight, np.abs(weight)]),
+        None if bias is None else np.concatenate([bias, np.abs(bias)]), groups=2 * groups, dtype=dtype, **geometry,
+    )  # fmt: skip
+    c_out = weight.shape[0]
+    bound = sum_bound(both[:, c_out:].astype(np.float64), terms_per_output(weight), x.dtype, dtype)
+    if error_model == "normwise":
+        bound = bound + normwise_term(x, weight, groups=groups, **geometry)
+    return np.ascontiguousarray(both[:, :c_out]), bound
+
+
 def is_exact_data(x, weight, bias=None) -> bool:
     """Small integers: every product and partial sum is representable, so exact summation is bitwise exact."""
     k = terms_per_output(weight)

@@ -26,7 +26,7 @@ from convcheck.properties.backward_oracle import (
     reference_input_gradient,
     reference_weight_gradient,
 )
-from convcheck.properties.errors import error_bound, is_exact_data, sum_bound
+from convcheck.properties.errors import is_exact_data, reference_and_bound, sum_bound
 from convcheck.properties.oracle import reference_conv2d
 
 REFERENCE_DTYPE = np.dtype(np.float64)
@@ -35,10 +35,9 @@ REFERENCE_DTYPE = np.dtype(np.float64)
 def reference(error_model: str, x, weight, bias=None, **geometry) -> tuple[np.ndarray, np.ndarray | float]:
     """The float64 result of the call and the allowed difference from it: 0 (bitwise) for an exact-summation entry
     on small-integer data, else the entry's error bound plus the reference's rounding."""
-    expected = reference_conv2d(x, weight, bias, dtype=REFERENCE_DTYPE, **geometry)
     if error_model == "exact-summation" and is_exact_data(x, weight, bias):
-        return expected, 0.0
-    return expected, error_bound(error_model, x, weight, bias, reference_dtype=REFERENCE_DTYPE, **geometry)
+        return reference_conv2d(x, weight, bias, dtype=REFERENCE_DTYPE, **geometry), 0.0
+    return reference_and_bound(error_model, x, weight, bias, reference_dtype=REFERENCE_DTYPE, **geometry)
 
 
 def check_name(bound) -> str:

@@ -3,8 +3,7 @@
 import pytest
 from convcheck.impls import normalize
 from convcheck.properties.assertions import assert_close, record_evidence
-from convcheck.properties.errors import error_bound
-from convcheck.properties.oracle import reference_conv2d
+from convcheck.properties.errors import reference_and_bound
 from convcheck.properties.reproductions import reproducible
 from convcheck.properties.strategies import LARGE, conv_cases
 from convcheck.properties.support import allowed_difference, call_or_skip, examples, require
@@ -25,9 +24,8 @@ def check_matches_oracle(impl, case, what: str = "agreement with the oracle") ->
     __tracebackhide__ = True
     x, weight, bias = case.arrays()
     out = call_or_skip(impl, x, weight, bias, **case.geometry())
-    expected = reference_conv2d(x, weight, bias, **case.geometry())
+    expected, bound = reference_and_bound(impl.error_model, x, weight, bias, **case.geometry())
     record_evidence(expected)
-    bound = error_bound(impl.error_model, x, weight, bias, **case.geometry())
     assert_close(out, expected, bound, what, impl, case, "the oracle, within the error bound")
 
 
@@ -47,8 +45,7 @@ def check_agrees_with(impl, case, other) -> None:
             theirs = other(x, weight, bias, **case.geometry())
         assert_close(out, theirs, tolerance, f"agreement with {other.name}", impl, case)
     except Exception:  # a disagreement, or no result from the other: the oracle judges this entry's result
-        expected = reference_conv2d(x, weight, bias, **case.geometry())
-        bound = error_bound(impl.error_model, x, weight, bias, **case.geometry())
+        expected, bound = reference_and_bound(impl.error_model, x, weight, bias, **case.geometry())
         what = f"agreement with the oracle where {other.name} disagrees"
         assert_close(out, expected, bound, what, impl, case, "the oracle, within the error bound")
 

@@ -9,11 +9,10 @@ rejected with a ValueError (``ConvArgumentError`` for registered entries) naming
 
 import pytest
 from convcheck.properties.assertions import assert_close
-from convcheck.properties.errors import error_bound
+from convcheck.properties.errors import reference_and_bound
 from convcheck.properties.extreme_cases import extreme_cases, past_the_limit_cases
 from convcheck.properties.failures import PropertyFailure
 from convcheck.properties.memory import measured_call, nbytes
-from convcheck.properties.oracle import reference_conv2d
 from convcheck.properties.reproductions import reproducible
 from convcheck.properties.support import call_or_skip, examples
 from convcheck.properties.watching import watching
@@ -34,8 +33,7 @@ def check_extreme_arguments(impl, case) -> None:
         out, usage = measured_call(lambda: call_or_skip(impl, x, weight, bias, **case.geometry()), nbytes)
     else:
         out = call_or_skip(impl, x, weight, bias, **case.geometry())
-    expected = reference_conv2d(x, weight, bias, **case.geometry())
-    bound = error_bound(impl.error_model, x, weight, bias, **case.geometry())
+    expected, bound = reference_and_bound(impl.error_model, x, weight, bias, **case.geometry())
     assert_close(out, expected, bound, "extreme arguments", impl, case, "the oracle, within the error bound")
     if bounded and (over := usage.over(out.nbytes)):
         # The first line says only what holds in every process; the measured peaks (the resident one depends on what
