@@ -23,7 +23,7 @@ from convcheck.properties.oracle import explicit_padding
 from convcheck.properties.reproductions import final_replay, implementation_lines
 from convcheck.properties.simplify import Simplification, simplest
 from convcheck.properties.simplify_gradients import gradient_work, simpler_gradient_cases
-from convcheck.properties.strategies import conv_cases
+from convcheck.properties.strategies import built_once, conv_cases
 from convcheck.properties.watching import watching
 from hypothesis import strategies as st
 
@@ -118,6 +118,7 @@ def declared(entry, dtypes=None) -> tuple[str, ...]:
     return common
 
 
+@built_once
 @st.composite
 def transposed_cases(
     draw,

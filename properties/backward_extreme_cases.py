@@ -23,7 +23,7 @@ from dataclasses import replace
 
 from convcheck.properties.backward_cases import GradientCase, declared, largest_output_padding
 from convcheck.properties.extreme_cases import INDEX_LIMIT, PAST_THE_LIMIT, extreme_cases, past_the_limit_cases
-from convcheck.properties.strategies import conv_cases
+from convcheck.properties.strategies import built_once, conv_cases
 from hypothesis import strategies as st
 
 OUTPUT_PADDING_SPREAD = 8  # rows an output padding other than the adjoint's may add or remove
@@ -48,6 +48,7 @@ def two_windows_under_a_huge_stride(draw, forward):
     return replace(forward, stride=(stride, forward.stride[1]), padding=(padding, width_padding))
 
 
+@built_once
 @st.composite
 def extreme_transposed_cases(draw, entry) -> GradientCase:
     """conv_transpose2d cases: adjoints of the forward's extreme configurations (symmetric integer padding) inside
@@ -73,6 +74,7 @@ def extreme_transposed_cases(draw, entry) -> GradientCase:
     return GradientCase(forward, tuple(extra))
 
 
+@built_once
 @st.composite
 def past_the_limit_backward_calls(draw, entry) -> tuple[GradientCase, tuple, dict, str]:
     """A conv2d_backward call whose forward arguments hold a number past 2**63 - 1 (the forward's past-the-limit
@@ -90,6 +92,7 @@ def past_the_limit_backward_calls(draw, entry) -> tuple[GradientCase, tuple, dic
 TRANSPOSED_PAST_THE_LIMIT = ("stride", "padding", "output_padding", "dilation", "strided input", "dilated span")
 
 
+@built_once
 @st.composite
 def past_the_limit_transposed_calls(draw, entry) -> tuple[GradientCase, tuple, dict, str]:
     """A conv_transpose2d call of a small case with one number past 2**63 - 1: a stride, padding, output padding or

@@ -17,6 +17,7 @@ from convcheck.impls.signature import where
 from convcheck.properties.backward_cases import GradientCase
 from convcheck.properties.failures import PropertyFailure
 from convcheck.properties.invalid_calls import BY_NAME, CATALOGUE, InvalidClass, small_cases, takes_groups
+from convcheck.properties.strategies import built_once
 from convcheck.properties.watching import watching
 from hypothesis import strategies as st
 
@@ -80,6 +81,7 @@ def _shown(invalid: InvalidClass, case, value) -> str:
     return f"{invalid.name}: {', '.join(changes)} (from {case.descriptor()})"
 
 
+@built_once
 @st.composite
 def _small_cases(draw, invalid: InvalidClass, capabilities: Capabilities):
     """A small valid case inside ``capabilities`` (as the forward's invalid calls draw it: one group, stride and
@@ -87,6 +89,7 @@ def _small_cases(draw, invalid: InvalidClass, capabilities: Capabilities):
     return draw(small_cases(capabilities)), draw(st.sampled_from(invalid.values_for(capabilities)))
 
 
+@built_once
 @st.composite
 def invalid_transposed_calls(draw, invalid: InvalidClass, capabilities: Capabilities):
     """``(arguments, keywords, shown)`` of a conv_transpose2d call broken the way ``invalid`` says, made from a case
@@ -97,6 +100,7 @@ def invalid_transposed_calls(draw, invalid: InvalidClass, capabilities: Capabili
     return invalid.arrays(x, weight, bias, value), geometry, _shown(invalid, case, value)
 
 
+@built_once
 @st.composite
 def invalid_backward_calls(draw, invalid: InvalidClass, capabilities: Capabilities):
     """``(arguments, keywords, shown)`` of a conv2d_backward call broken the way ``invalid`` says, made from a case

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from convcheck.impls import Capabilities
 from convcheck.properties.cases import LAYOUTS, VALUE_KINDS, ConvCase
 from convcheck.properties.corners import allowed_values, takes_padding_string
-from convcheck.properties.strategies import conv_cases
+from convcheck.properties.strategies import built_once, conv_cases
 from hypothesis import strategies as st
 
 INDEX_LIMIT = 2**63 - 1  # the contract's: the largest index NumPy (intp) and torch (int64) hold
@@ -76,6 +76,7 @@ def _extreme_kinds(capabilities: Capabilities, kernel: int) -> list[str]:
     return kinds or ["long padding"]
 
 
+@built_once
 @st.composite
 def extreme_cases(draw, capabilities: Capabilities = Capabilities()) -> ConvCase:
     """Small inputs under strides up to 2**63 - 1, paddings up to 1000 under a stride at least as large, dilations of
@@ -145,6 +146,7 @@ def extreme_cases(draw, capabilities: Capabilities = Capabilities()) -> ConvCase
 PAST_THE_LIMIT_KINDS = ("stride", "padding", "dilation", "padded extent", "dilated span")
 
 
+@built_once
 @st.composite
 def past_the_limit_cases(draw, capabilities: Capabilities = Capabilities()) -> tuple[ConvCase, str]:
     """A small case with one number past what an index holds (2**63 - 1): a stride, padding or dilation entry, or a

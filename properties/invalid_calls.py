@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from convcheck.impls import Capabilities
 from convcheck.properties.cases import ConvCase
-from convcheck.properties.strategies import conv_cases
+from convcheck.properties.strategies import built_once, conv_cases
 from hypothesis import strategies as st
 
 
@@ -192,6 +192,7 @@ def small_cases(capabilities: Capabilities = Capabilities()) -> st.SearchStrateg
     return conv_cases(capabilities, values=("int",), layouts=False, padding_modes=("pair",)).map(plain)
 
 
+@built_once
 @st.composite
 def invalid_calls(draw, kind: str, capabilities: Capabilities = Capabilities()) -> InvalidCall:
     """A call that breaks the contract in exactly the named way, made from a small valid case, spelled in the argument

@@ -36,6 +36,7 @@ from convcheck.impls import normalize, output_size
 from convcheck.properties.cases import LAYOUTS, VALUE_KINDS, ConvCase
 from convcheck.properties.catalogue import Layer
 from convcheck.properties.oracle import tap_reads
+from convcheck.properties.strategies import built_once
 from hypothesis import strategies as st
 
 CASE_GFLOP = 0.025  # what the float64 reference computes for one case (a millisecond of BLAS)
@@ -257,6 +258,7 @@ def _case(size: Size, **fields) -> ConvCase:
     )  # fmt: skip
 
 
+@built_once
 @st.composite
 def layer_cases(draw, layer: Layer, entry) -> tuple[ConvCase, str]:
     """A case of ``layer`` inside ``entry``'s capabilities and cost (see the module), and a line naming the layer,

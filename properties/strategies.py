@@ -72,6 +72,23 @@ CHANNEL_EDGES = (7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64)
 BATCH_EDGES = (3, 5, 7, 9)
 
 
+def built_once(composite):
+    """``composite`` (an ``st.composite`` function) giving one strategy object per arguments, as Hypothesis's own
+    strategies do: Hypothesis analyses each new strategy object (validation, emptiness, labels) at its first draw,
+    about a tenth of what drawing a case costs when a test builds its strategy anew for each example. Arguments that
+    cannot be hashed build a new one."""
+    cached = functools.cache(composite)
+
+    @functools.wraps(composite)
+    def strategy(*arguments, **keywords):
+        try:
+            return cached(*arguments, **keywords)
+        except TypeError:  # an unhashable argument (building the strategy itself draws nothing)
+            return composite(*arguments, **keywords)
+
+    return strategy
+
+
 @functools.cache
 def _one_of(options: tuple) -> st.SearchStrategy:
     """``sampled_from(options)``, built once per tuple of options: Hypothesis analyses each new strategy object (its
@@ -168,6 +185,7 @@ def _input_extent(draw, out: int, kernel: int, stride: int, dilation: int, pads:
     return max(floor, (out - 1) * stride + dilation * (kernel - 1) + 1 - pads + extra)
 
 
+@built_once
 @st.composite
 def conv_cases(
     draw,

@@ -24,6 +24,7 @@ from convcheck.properties.backward_cases import (
 )
 from convcheck.properties.backward_differences import STEP_EXPONENTS, central_difference, disagreement, inner_product
 from convcheck.properties.backward_errors import transposed_bound
+from convcheck.properties.strategies import built_once
 from convcheck.properties.support import examples
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -126,6 +127,7 @@ def check_calls_keep_no_state(entry, case: GradientCase, others=()) -> None:
     backward_state.check_calls_keep_no_state(TRANSPOSED_CALL, entry, case, others)
 
 
+@built_once
 @st.composite
 def output_padded_cases(draw, entry, values=("int",)):
     """Cases with a nonzero output padding (on one axis at least) and an output without it: a forward configuration
