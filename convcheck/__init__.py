@@ -3,6 +3,9 @@
 Installed, it is one package: ``convcheck.impls`` (the contract, the registry and the implementations) and
 ``convcheck.properties`` (the property suite, its pytest plug-in and the ``convcheck`` command). In a checkout of the
 repository they are its ``impls/`` and ``properties/`` folders, found next to this one.
+
+PYTEST_DONT_REWRITE: this module alone, which asserts nothing. The ``convcheck`` command imports it before pytest
+starts, and pytest would warn on every run that it cannot rewrite it; the suite's modules are rewritten as usual.
 """
 
 from pathlib import Path
