@@ -7,22 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from convcheck.impls.backward import BACKWARD, TRANSPOSED, transposed_output_size
+from convcheck.impls.backward import BACKWARD, TRANSPOSED
 from convcheck.properties.backward_cases import GRADIENTS, GradientCase, called, checked_gradients, failure
-from convcheck.properties.backward_errors import backward_bounds, transposed_bound
+from convcheck.properties.backward_errors import backward_bounds, transposed_bound, transposed_shape
 from convcheck.properties.backward_oracle import (
     reference_bias_gradient,
     reference_conv_transpose2d,
     reference_input_gradient,
     reference_weight_gradient,
 )
-
-
-def transposed_shape(x, weight, geometry) -> tuple[int, ...]:
-    """The contract's output shape of conv_transpose2d(x, weight, **geometry)."""
-    pairs = (np.broadcast_to(geometry[key], 2) for key in ("stride", "padding", "dilation", "output_padding"))
-    sizes = [int(transposed_output_size(*axis)) for axis in zip(x.shape[2:], weight.shape[2:], *pairs, strict=True)]
-    return (x.shape[0], weight.shape[1] * geometry["groups"], *sizes)
 
 
 def transposed_output(entry, case: GradientCase, arguments, geometry) -> np.ndarray:

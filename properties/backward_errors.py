@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from convcheck.impls.backward import transposed_output_size
 from convcheck.properties.backward_oracle import (
     reference_bias_gradient,
     reference_conv_transpose2d,
@@ -39,20 +40,35 @@ def is_exact(arrays, largest_sum: float, dtype) -> bool:
     return bool(integral and largest_sum < 2 ** (np.finfo(dtype).nmant + 1))
 
 
-def products_bound(reference: Callable, a: np.ndarray, b: np.ndarray, bias=None, reference_dtype=None) -> np.ndarray:
-    """The bound of each output of ``reference(a, b, bias, dtype=...)``, a sum of products of ``a`` and ``b`` values
-    (plus ``bias``): zero where the data are exact, else c*(m+1)*(u + u_reference)*magnitude (m: its products), for a
-    reference computed in ``reference_dtype`` (default: the oracle's accumulator)."""
+def products_bound(
+    reference: Callable, shape: tuple[int, ...], a: np.ndarray, b: np.ndarray, bias=None, reference_dtype=None
+) -> np.ndarray:
+    """The bound of each output of ``reference(a, b, bias, dtype=...)`` (of ``shape``), a sum of products of ``a``
+    and ``b`` values (plus ``bias``): zero where the data are exact, else c*(m+1)*(u + u_reference)*magnitude (m: its
+    products), for a reference computed in ``reference_dtype`` (default: the oracle's accumulator)."""
     dtype = a.dtype
     reference_dtype = accumulator_dtype(dtype) if reference_dtype is None else np.dtype(reference_dtype)
+    arrays = [v for v in (a, b, bias) if v is not None]
+    largest = float(np.max(np.abs(a))) * float(np.max(np.abs(b)))
+    largest_bias = 0.0 if bias is None else float(np.max(np.abs(bias)))
+    # An output pairs each value of ``a`` with one value of ``b`` at most, so it sums at most a.size products: where
+    # that is exact already, each output's count (a pass of the reference) is not needed.
+    if is_exact(arrays, largest * a.size + largest_bias, dtype):
+        return np.zeros(shape)
     terms = reference(np.ones(a.shape), np.ones(b.shape), None, dtype=np.float64)
-    peak = float(np.max(np.abs(a))) * float(np.max(np.abs(b))) * float(np.max(terms, initial=0))
-    peak += 0.0 if bias is None else float(np.max(np.abs(bias)))
-    if is_exact([v for v in (a, b, bias) if v is not None], peak, dtype):
-        return np.zeros(terms.shape)
+    if is_exact(arrays, largest * float(np.max(terms, initial=0)) + largest_bias, dtype):
+        return np.zeros(shape)
     absolute = None if bias is None else np.abs(bias)
     magnitude = reference(np.abs(a), np.abs(b), absolute, dtype=reference_dtype).astype(np.float64)
     return sum_bound(magnitude, terms, dtype, reference_dtype)
+
+
+def transposed_shape(x, weight, geometry) -> tuple[int, ...]:
+    """The contract's output shape of conv_transpose2d(x, weight, **geometry)."""
+    defaults = {"stride": 1, "padding": 0, "dilation": 1, "output_padding": 0}
+    pairs = (np.broadcast_to(geometry.get(key, default), 2) for key, default in defaults.items())
+    sizes = [int(transposed_output_size(*axis)) for axis in zip(x.shape[2:], weight.shape[2:], *pairs, strict=True)]
+    return (x.shape[0], weight.shape[1] * geometry.get("groups", 1), *sizes)
 
 
 def transposed_bound(x, weight, bias=None, reference_dtype=None, **geometry) -> np.ndarray:
@@ -61,7 +77,7 @@ def transposed_bound(x, weight, bias=None, reference_dtype=None, **geometry) -> 
     def reference(a, b, c, dtype):
         return reference_conv_transpose2d(a, b, c, dtype=dtype, **geometry)
 
-    return products_bound(reference, x, weight, bias, reference_dtype)
+    return products_bound(reference, transposed_shape(x, weight, geometry), x, weight, bias, reference_dtype)
 
 
 def input_gradient_bound(grad_out, x, weight, reference_dtype=None, **geometry) -> np.ndarray:
@@ -70,7 +86,7 @@ def input_gradient_bound(grad_out, x, weight, reference_dtype=None, **geometry) 
     def reference(a, b, _, dtype):
         return reference_input_gradient(a, b, x.shape[2:], dtype=dtype, **geometry)
 
-    return products_bound(reference, grad_out, weight, None, reference_dtype)
+    return products_bound(reference, x.shape, grad_out, weight, None, reference_dtype)
 
 
 def weight_gradient_bound(grad_out, x, weight, reference_dtype=None, **geometry) -> np.ndarray:
@@ -79,7 +95,7 @@ def weight_gradient_bound(grad_out, x, weight, reference_dtype=None, **geometry)
     def reference(a, b, _, dtype):
         return reference_weight_gradient(a, b, weight.shape[2:], dtype=dtype, **geometry)
 
-    return products_bound(reference, grad_out, x, None, reference_dtype)
+    return products_bound(reference, weight.shape, grad_out, x, None, reference_dtype)
 
 
 def bias_gradient_bound(grad_out, x, weight, reference_dtype=None, **geometry) -> np.ndarray:
@@ -89,7 +105,8 @@ def bias_gradient_bound(grad_out, x, weight, reference_dtype=None, **geometry) -
     def reference(a, _b, _c, dtype):
         return reference_bias_gradient(a, dtype=dtype)
 
-    return products_bound(reference, grad_out, np.ones(1, dtype=grad_out.dtype), None, reference_dtype)
+    ones = np.ones(1, dtype=grad_out.dtype)
+    return products_bound(reference, weight.shape[:1], grad_out, ones, None, reference_dtype)
 
 
 GRADIENT_BOUNDS = (input_gradient_bound, weight_gradient_bound, bias_gradient_bound)  # of conv2d_backward's results

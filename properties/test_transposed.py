@@ -4,7 +4,6 @@ adjoint of conv2d, invalid arguments, and untouched inputs with a fresh result."
 import numpy as np
 import pytest
 from convcheck.impls.backward import TRANSPOSED
-from convcheck.properties.backward_calls import transposed_shape
 from convcheck.properties.backward_cases import (
     GradientCase,
     assert_within,
@@ -15,7 +14,7 @@ from convcheck.properties.backward_cases import (
     tagged_with_its_call,  # noqa: F401 (an autouse fixture)
     transposed_cases,
 )
-from convcheck.properties.backward_errors import transposed_bound
+from convcheck.properties.backward_errors import transposed_bound, transposed_shape
 from convcheck.properties.backward_invalid import TRANSPOSED_CATALOGUE, check_refuses, invalid_transposed_calls
 from convcheck.properties.backward_oracle import reference_conv_transpose2d
 from convcheck.properties.oracle import reference_conv2d
