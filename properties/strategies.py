@@ -97,7 +97,6 @@ def _one_of(options: tuple) -> st.SearchStrategy:
 
 
 @functools.cache
-@functools.cache
 def _count_strategy(low: int, high: int, edges: tuple[int, ...]) -> st.SearchStrategy[int]:
     uniform = st.integers(low, high)
     return st.one_of(uniform, _one_of(edges)) if edges else uniform
